@@ -1,0 +1,190 @@
+/**
+ * The one place that knows release versions, artifact URLs and checksum rules.
+ *
+ * Everything here is data plus pure functions over it; scripts and the
+ * component only ask this module where an artifact lives and how to check it.
+ */
+
+/** CPU architectures the upstream projects publish Linux binaries for. */
+export const ARCHES = ["amd64", "arm64"] as const;
+export type Arch = (typeof ARCHES)[number];
+
+/** The parts of the runtime the component downloads. */
+export const PARTS = ["runc", "containerd", "cni", "crictl"] as const;
+export type Part = (typeof PARTS)[number];
+
+/** Versions of every downloaded part, without a leading `v`. */
+export type Versions = Record<Part, string>;
+
+/**
+ * The article's pins (a mid-2026 baseline for Kubernetes 1.36):
+ * containerd `2.3.1`, runc `1.4.2`, CNI plugins `1.9.1`, crictl `1.36.0`.
+ */
+export const DEFAULT_VERSIONS: Readonly<Versions> = {
+  containerd: "2.3.1",
+  runc: "1.4.2",
+  cni: "1.9.1",
+  crictl: "1.36.0",
+};
+
+/** Default `arch`: `amd64` (x86_64 EC2 instances). */
+export const DEFAULT_ARCH: Arch = "amd64";
+
+/** Default pinned sandbox (pause) image: `registry.k8s.io/pause:3.10.2`, the one Kubernetes 1.36 expects. */
+export const DEFAULT_SANDBOX_IMAGE = "registry.k8s.io/pause:3.10.2";
+
+/** Default download base: `https://github.com`. A mirror replaces exactly this prefix and keeps the rest of the path. */
+export const DEFAULT_DOWNLOAD_BASE_URL = "https://github.com";
+
+/** Where things live on the worker, as in the article. */
+export const PATHS = {
+  containerdBinDir: "/usr/local/bin",
+  runcBinary: "/usr/local/sbin/runc",
+  cniBinDir: "/opt/cni/bin",
+  cniConfDir: "/etc/cni/net.d",
+  crictlBinDir: "/usr/local/bin",
+  containerdConfig: "/etc/containerd/config.toml",
+  containerdUnit: "/etc/systemd/system/containerd.service",
+  crictlConfig: "/etc/crictl.yaml",
+  /** Lists of the files each install step put in place, so an upgrade or a destroy removes exactly those. */
+  manifestDir: "/var/lib/containerd-worker",
+} as const;
+
+/** Holds the digest of the last plan the verify step proved on this worker. */
+export const VERIFIED_PLAN_FILE = `${PATHS.manifestDir}/verified-plan`;
+
+/** The CRI socket containerd serves and the kubelet is pointed at. */
+export const RUNTIME_ENDPOINT = "unix:///run/containerd/containerd.sock";
+
+/**
+ * How a release publishes its checksum:
+ * - `named-line`: lines `<hex>  <file>` (sha256sum's format); pick the line naming our file.
+ *   containerd (`.sha256sum`), CNI plugins (`.sha256`) and runc (one `runc.sha256sum` for all arches).
+ * - `bare-hex`: the file holds only the hex digest (crictl's `.sha256`), so `sha256sum -c` cannot read it.
+ */
+export type ChecksumFormat = "named-line" | "bare-hex";
+
+/** How a downloaded file becomes installed files. */
+export type Packaging =
+  /** A single executable installed under a fixed path. */
+  | { kind: "binary"; installAs: string }
+  /** A gzipped tarball; every regular file under `member` is installed into `intoDir`. */
+  | { kind: "tarball"; member: string; intoDir: string };
+
+export interface Artifact {
+  part: Part;
+  version: string;
+  arch: Arch;
+  /** File name as published, e.g. `runc.amd64`. */
+  fileName: string;
+  url: string;
+  checksumUrl: string;
+  checksumFormat: ChecksumFormat;
+  packaging: Packaging;
+  /**
+   * A command (run on the unpacked file, before it is installed) whose output must
+   * contain `version`. It proves the binary is whole and runs on this worker
+   * (a too-old glibc fails here, not after install). Absent where the release has no such flag.
+   */
+  selfCheck?: string;
+}
+
+/** Which config.toml schema a containerd version reads (see `configSchemaFor`). */
+export type ConfigSchema = 2 | 3 | 4;
+
+/** Splits a validated `X.Y.Z[-pre]` version into numbers. */
+export function versionNumbers(version: string): [number, number, number] {
+  const match = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!match) {
+    throw new Error(`not a version: ${version}`);
+  }
+  return [Number(match[1]), Number(match[2]), Number(match[3])];
+}
+
+/**
+ * The config.toml `version` a containerd release reads: 2 for 1.x, 3 for 2.0 to 2.2, 4 from 2.3 on.
+ * Throws for a containerd this library has no schema for (before 1.7, or 3.x and later).
+ */
+export function configSchemaFor(containerdVersion: string): ConfigSchema {
+  const [major, minor] = versionNumbers(containerdVersion);
+  if (major === 1 && minor >= 7) return 2;
+  if (major === 2) return minor <= 2 ? 3 : 4;
+  throw new Error(
+    `containerd ${containerdVersion} is not supported: use 1.7.x or 2.x (config schemas 2, 3 and 4)`,
+  );
+}
+
+function releaseBase(baseUrl: string, repo: string, version: string): string {
+  return `${baseUrl.replace(/\/+$/, "")}/${repo}/releases/download/v${version}`;
+}
+
+/** Where a part of the given version and arch is published, and how to check and install it. */
+export function artifactFor(part: Part, version: string, arch: Arch, baseUrl: string): Artifact {
+  switch (part) {
+    case "containerd": {
+      const fileName = `containerd-${version}-linux-${arch}.tar.gz`;
+      const url = `${releaseBase(baseUrl, "containerd/containerd", version)}/${fileName}`;
+      return {
+        part,
+        version,
+        arch,
+        fileName,
+        url,
+        checksumUrl: `${url}.sha256sum`,
+        checksumFormat: "named-line",
+        packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
+        selfCheck: "bin/containerd --version",
+      };
+    }
+    case "runc": {
+      const fileName = `runc.${arch}`;
+      const base = releaseBase(baseUrl, "opencontainers/runc", version);
+      return {
+        part,
+        version,
+        arch,
+        fileName,
+        url: `${base}/${fileName}`,
+        checksumUrl: `${base}/runc.sha256sum`,
+        checksumFormat: "named-line",
+        packaging: { kind: "binary", installAs: PATHS.runcBinary },
+        selfCheck: `${fileName} --version`,
+      };
+    }
+    case "cni": {
+      const fileName = `cni-plugins-linux-${arch}-v${version}.tgz`;
+      const url = `${releaseBase(baseUrl, "containernetworking/plugins", version)}/${fileName}`;
+      return {
+        part,
+        version,
+        arch,
+        fileName,
+        url,
+        checksumUrl: `${url}.sha256`,
+        checksumFormat: "named-line",
+        packaging: { kind: "tarball", member: ".", intoDir: PATHS.cniBinDir },
+      };
+    }
+    case "crictl": {
+      const fileName = `crictl-v${version}-linux-${arch}.tar.gz`;
+      const url = `${releaseBase(baseUrl, "kubernetes-sigs/cri-tools", version)}/${fileName}`;
+      return {
+        part,
+        version,
+        arch,
+        fileName,
+        url,
+        checksumUrl: `${url}.sha256`,
+        checksumFormat: "bare-hex",
+        packaging: { kind: "tarball", member: ".", intoDir: PATHS.crictlBinDir },
+        selfCheck: "crictl --version",
+      };
+    }
+  }
+}
+
+/** `uname -m` names mapped to release arch names. */
+export const UNAME_TO_ARCH: Readonly<Record<string, Arch>> = {
+  x86_64: "amd64",
+  aarch64: "arm64",
+};

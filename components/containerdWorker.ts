@@ -1,0 +1,129 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as remote from "@pulumi/command/remote";
+import { PATHS, RUNTIME_ENDPOINT } from "./catalog";
+import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
+import { checkConnection, InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
+import { planWorker, StepId } from "./workerPlan";
+
+export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
+
+export interface ContainerdWorkerArgs extends WorkerOptionsInput {
+  /**
+   * How to reach the worker over SSH: `@pulumi/command`'s connection (host,
+   * port, user, privateKey, proxy for a bastion, dial limits). Pass the key
+   * as a secret. A non-root user needs passwordless sudo.
+   */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+}
+
+/** Knows a connection's host/port/user where they are plain values, so preview can check them. */
+function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): Record<string, unknown> | undefined {
+  if (pulumi.Output.isInstance(connection) || connection instanceof Promise) return undefined;
+  const { host, port, user } = connection as command.types.input.remote.ConnectionArgs;
+  const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
+  return isPlain(host) && isPlain(port) && isPlain(user) ? { host, port, user } : undefined;
+}
+
+/**
+ * The container runtime layer of one Kubernetes worker, installed and verified
+ * over SSH as the article does by hand: runc, containerd and its shim, the CNI
+ * plugins, crictl, config.toml, the containerd unit and /etc/crictl.yaml.
+ *
+ * Each step is a child `remote.Command` named `${name}-<step>` (see `STEP_IDS`);
+ * the outputs come from the worker's own CRI answer.
+ */
+export class ContainerdWorker extends pulumi.ComponentResource {
+  /** containerd's version as `X.Y.Z`, from the runtime's CRI answer. */
+  public readonly runtimeVersion: pulumi.Output<string>;
+  /** The version string exactly as the runtime reported it (`v2.3.1`, `2.1.9+unknown`). */
+  public readonly runtimeVersionReported: pulumi.Output<string>;
+  /** The CRI runtime name (`containerd`). */
+  public readonly runtimeName: pulumi.Output<string>;
+  /** The CRI API version the runtime serves (`v1`). */
+  public readonly runtimeApiVersion: pulumi.Output<string>;
+  /** The CRI socket for the kubelet's `containerRuntimeEndpoint`. */
+  public readonly runtimeEndpoint: pulumi.Output<string>;
+  /** The cgroup driver in effect (`systemd` or `cgroupfs`), for the kubelet's `cgroupDriver`. */
+  public readonly cgroupDriver: pulumi.Output<"systemd" | "cgroupfs">;
+  public readonly sandboxImage: pulumi.Output<string>;
+  public readonly cniBinDir: pulumi.Output<string>;
+  public readonly cniConfDir: pulumi.Output<string>;
+  /** The rendered /etc/containerd/config.toml. */
+  public readonly config: pulumi.Output<string>;
+  /** The child commands by step. */
+  public readonly steps: Readonly<Record<StepId, remote.Command>>;
+
+  constructor(name: string, args: ContainerdWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(CONTAINERD_WORKER_TYPE, name, {}, opts);
+
+    const invalid = (error: unknown): never => {
+      if (error instanceof InvalidInputError) {
+        throw new pulumi.ResourceError(`ContainerdWorker ${name}: ${error.message}`, this);
+      }
+      throw error;
+    };
+    const validated = <T>(check: () => T): T => {
+      try {
+        return check();
+      } catch (error) {
+        return invalid(error);
+      }
+    };
+    const options: WorkerOptions = validated(() => resolveOptions(args));
+    const facts = plainConnectionFacts(args.connection);
+    if (facts) validated(() => checkConnection(facts));
+    // Values only known later (an instance's IP) are checked once they are.
+    const connection = pulumi.output(args.connection).apply((value) => validated(() => (checkConnection(value), value)));
+
+    const plan = planWorker(name, options);
+    const commands: Partial<Record<StepId, remote.Command>> = {};
+    for (const step of plan.steps) {
+      commands[step.id] = new remote.Command(
+        `${name}-${step.id}`,
+        {
+          connection,
+          create: step.create,
+          update: step.update,
+          delete: step.delete,
+          stdin: step.stdin,
+          // The provider would send previous output through SSH setenv, which
+          // sshd refuses unless AcceptEnv allows it; our scripts never read it.
+          addPreviousOutputInEnv: false,
+        },
+        {
+          parent: this,
+          dependsOn: step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
+          // The first step may wait for cloud-init on a just-booted instance.
+          customTimeouts: step.id === "ready" ? { create: "20m" } : undefined,
+        },
+      );
+    }
+    this.steps = commands as Record<StepId, remote.Command>;
+
+    const report: pulumi.Output<RuntimeReport> = this.steps.verify.stdout.apply(parseRuntimeReport);
+    this.runtimeVersion = report.runtimeVersion;
+    this.runtimeVersionReported = report.runtimeVersionReported;
+    this.runtimeName = report.runtimeName;
+    this.runtimeApiVersion = report.runtimeApiVersion;
+    this.cgroupDriver = report.cgroupDriver;
+    this.runtimeEndpoint = pulumi.output(RUNTIME_ENDPOINT);
+    this.sandboxImage = pulumi.output(options.sandboxImage);
+    this.cniBinDir = pulumi.output(PATHS.cniBinDir);
+    this.cniConfDir = pulumi.output(PATHS.cniConfDir);
+    this.config = pulumi.output(plan.config.text);
+
+    this.registerOutputs({
+      runtimeVersion: this.runtimeVersion,
+      runtimeVersionReported: this.runtimeVersionReported,
+      runtimeName: this.runtimeName,
+      runtimeApiVersion: this.runtimeApiVersion,
+      runtimeEndpoint: this.runtimeEndpoint,
+      cgroupDriver: this.cgroupDriver,
+      sandboxImage: this.sandboxImage,
+      cniBinDir: this.cniBinDir,
+      cniConfDir: this.cniConfDir,
+      config: this.config,
+    });
+  }
+}

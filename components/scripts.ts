@@ -1,0 +1,352 @@
+/**
+ * Renders the root script of every step. Pure: the same options give the same
+ * text, so an unchanged worker gives the engine nothing to run, and a changed
+ * option changes exactly the scripts that use it.
+ *
+ * Every script is idempotent (running it twice leaves the host as running it
+ * once) and puts nothing in place until it has been downloaded, verified and
+ * proven to run: a failure leaves the host as it was.
+ */
+import { Artifact, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
+import type { ConfigExpectation } from "./containerdConfig";
+import { script, scriptHeader, shellQuote, StepLabel } from "./shell";
+
+/** `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect. */
+const CURL = "curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
+
+const TEMP_DIR = [
+  'work=$(mktemp -d -t containerd-worker.XXXXXX)',
+  "trap 'rm -rf \"$work\"' EXIT",
+].join("\n");
+
+/**
+ * `place SRC DEST MODE`: puts a file in place atomically (a copy beside DEST,
+ * then a rename), so a running binary or a reader never sees half a file.
+ */
+const PLACE_FUNCTION = [
+  "place() {",
+  '  local tmp="${2%/*}/.${2##*/}.containerd-worker"',
+  '  install -D -m "$3" "$1" "$tmp"',
+  '  mv -f "$tmp" "$2"',
+  "}",
+].join("\n");
+
+/**
+ * Readiness and preflight, the first step on a worker: waits for cloud-init
+ * on a just-booted instance, then checks what every later step relies on,
+ * so a wrong host fails here with one clear message instead of halfway.
+ */
+export function readyScript(label: StepLabel, expectedArch: string): string {
+  return script(
+    scriptHeader(label),
+    '[[ -d /run/systemd/system ]] || fail "systemd is not the init system here; the containerd unit needs it"',
+    "if command -v cloud-init >/dev/null 2>&1; then",
+    "  status=0",
+    "  timeout 900 cloud-init status --wait >/dev/null 2>&1 || status=$?",
+    "  case $status in",
+    "    0 | 2) ;; # 2: finished with recoverable errors",
+    '    124) fail "cloud-init did not finish within 15 minutes" ;;',
+    '    *) fail "cloud-init failed (exit $status); see cloud-init status --long on the worker" ;;',
+    "  esac",
+    "fi",
+    "for tool in curl tar sha256sum install systemctl awk mktemp; do",
+    '  command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed"',
+    "done",
+    "machine=$(uname -m)",
+    "case $machine in",
+    "  x86_64) arch=amd64 ;;",
+    "  aarch64) arch=arm64 ;;",
+    '  *) fail "unsupported machine type $machine (supported: x86_64, aarch64)" ;;',
+    "esac",
+    `[[ $arch == ${shellQuote(expectedArch)} ]] || fail "this worker is $machine ($arch) but arch is set to ${expectedArch}"`,
+    'printf \'arch=%s\\nkernel=%s\\n\' "$arch" "$(uname -r)"',
+  );
+}
+
+function expectedChecksum(artifact: Artifact, pinned: string | undefined): string {
+  if (pinned !== undefined) {
+    return `expected=${shellQuote(pinned)}`;
+  }
+  const pick =
+    artifact.checksumFormat === "bare-hex"
+      ? `awk 'NF { print $1; exit }' "$work/checksum"`
+      : `awk -v f="$file" '$2 == f || $2 == "*" f || $2 == "./" f { print $1; exit }' "$work/checksum"`;
+  return [
+    `download ${shellQuote(artifact.checksumUrl)} "$work/checksum"`,
+    `expected=$(${pick})`,
+    "expected=${expected,,}",
+    `[[ $expected =~ ^[0-9a-f]{64}$ ]] || fail "${artifact.checksumUrl} holds no sha256 for $file"`,
+  ].join("\n");
+}
+
+function unpack(artifact: Artifact): string {
+  const { packaging } = artifact;
+  if (packaging.kind === "binary") {
+    const name = packaging.installAs.slice(packaging.installAs.lastIndexOf("/") + 1);
+    return [
+      'mkdir "$work/unpacked"',
+      `install -m 0755 "$work/$file" "$work/unpacked/${name}"`,
+      `src="$work/unpacked"`,
+      `targets=(${shellQuote(packaging.installAs)})`,
+      `sources=("$src/${name}")`,
+    ].join("\n");
+  }
+  return [
+    'mkdir "$work/unpacked"',
+    'tar -xzf "$work/$file" -C "$work/unpacked" || fail "cannot unpack $file"',
+    `src="$work/unpacked/${packaging.member}"`,
+    `[[ -d $src ]] || fail "$file has no ${packaging.member}/"`,
+    "# Executables only: release tarballs also carry LICENSE and README files.",
+    'mapfile -t names < <(find "$src" -maxdepth 1 -type f -perm -u+x -printf \'%f\\n\' | sort)',
+    '(( ${#names[@]} > 0 )) || fail "$file holds no executables"',
+    "sources=() targets=()",
+    'for name in "${names[@]}"; do',
+    '  sources+=("$src/$name")',
+    `  targets+=(${shellQuote(packaging.intoDir)}/"$name")`,
+    "done",
+  ].join("\n");
+}
+
+function selfCheck(artifact: Artifact): string {
+  if (artifact.selfCheck === undefined) return "";
+  return [
+    "# Run the new binary before installing it: a truncated file or a glibc too old for it fails here.",
+    `if ! out=$("$src"/${artifact.selfCheck} 2>&1); then`,
+    `  fail "${artifact.selfCheck.split(" ")[0]} from $file does not run on this worker: $out"`,
+    "fi",
+    `[[ $out == *${shellQuote(artifact.version)}* ]] || fail "$file reports '$out', expected version ${artifact.version}"`,
+  ].join("\n");
+}
+
+function manifestPath(artifact: Artifact): string {
+  return `${PATHS.manifestDir}/${artifact.part}.files`;
+}
+
+/**
+ * Downloads one release artifact into a temporary directory, checks its sha256
+ * (pinned, or from the release's own checksum file), runs it once, then
+ * installs each file atomically and records what it installed; files an older
+ * version installed and this one does not ship are removed.
+ */
+export function installScript(label: StepLabel, artifact: Artifact, pinnedChecksum?: string): string {
+  return script(
+    scriptHeader(label),
+    `file=${shellQuote(artifact.fileName)}`,
+    `manifest=${shellQuote(manifestPath(artifact))}`,
+    TEMP_DIR,
+    "download() {",
+    "  local err",
+    `  if ! err=$(${CURL} -o "$2" "$1" 2>&1); then`,
+    '    fail "download of $1 failed: ${err:-curl exited non-zero}"',
+    "  fi",
+    "}",
+    PLACE_FUNCTION,
+    `download ${shellQuote(artifact.url)} "$work/$file"`,
+    expectedChecksum(artifact, pinnedChecksum),
+    "actual=$(sha256sum \"$work/$file\" | awk '{ print $1 }')",
+    `[[ $actual == "$expected" ]] || fail "checksum mismatch for $file from ${artifact.url}: expected sha256 $expected, got $actual"`,
+    unpack(artifact),
+    selfCheck(artifact),
+    'for i in "${!sources[@]}"; do',
+    '  place "${sources[$i]}" "${targets[$i]}" 0755',
+    "done",
+    "# Remove what the previous version installed and this one no longer ships.",
+    'printf \'%s\\n\' "${targets[@]}" >"$work/manifest"',
+    'if [[ -f $manifest ]]; then',
+    "  while IFS= read -r old; do",
+    '    grep -Fxq -- "$old" "$work/manifest" || rm -f -- "$old"',
+    '  done <"$manifest"',
+    "fi",
+    'place "$work/manifest" "$manifest" 0644',
+    `echo "installed ${artifact.part} ${artifact.version} (sha256 $actual): \${targets[*]}"`,
+  );
+}
+
+/** Removes exactly the files the install step recorded. */
+export function uninstallScript(label: StepLabel, artifact: Artifact): string {
+  return script(
+    scriptHeader(label),
+    `manifest=${shellQuote(manifestPath(artifact))}`,
+    'if [[ -f $manifest ]]; then',
+    '  xargs -r -d "\\n" rm -f -- <"$manifest"',
+    '  rm -f -- "$manifest"',
+    "fi",
+    `rmdir --ignore-fail-on-non-empty ${shellQuote(PATHS.manifestDir)} 2>/dev/null || true`,
+    `echo "removed ${artifact.part}"`,
+  );
+}
+
+/**
+ * Writes standard input to `path` atomically and sets `changed` to 1 when the
+ * content differs from what was there (0 when identical: nothing is touched).
+ */
+function writeStdinTo(path: string, mode: string): string {
+  return [
+    PLACE_FUNCTION,
+    `target=${shellQuote(path)}`,
+    TEMP_DIR,
+    'cat >"$work/content"',
+    'if [[ -f $target ]] && cmp -s "$work/content" "$target"; then',
+    "  changed=0",
+    "else",
+    `  place "$work/content" "$target" ${mode}`,
+    "  changed=1",
+    "fi",
+  ].join("\n");
+}
+
+/** Writes a configuration file sent on standard input (config.toml, crictl.yaml). */
+export function writeFileScript(label: StepLabel, path: string): string {
+  return script(
+    scriptHeader(label),
+    writeStdinTo(path, "0644"),
+    'sum=$(sha256sum "$target" | awk \'{ print $1 }\')',
+    'if (( changed )); then echo "wrote $target (sha256 $sum)"; else echo "unchanged $target (sha256 $sum)"; fi',
+  );
+}
+
+/** Removes a file the component wrote, and its directory if that is left empty. */
+export function removeFileScript(label: StepLabel, path: string): string {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  return script(
+    scriptHeader(label),
+    `rm -f -- ${shellQuote(path)}`,
+    dir === "/etc" ? "" : `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`,
+    `echo "removed ${path}"`,
+  );
+}
+
+/** Fails with the unit's status and the end of its journal: why containerd is not running. */
+const FAIL_WITH_JOURNAL = [
+  "fail_not_running() {",
+  '  fail "containerd is not running after $1:',
+  '$(systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5)',
+  '$(journalctl -u containerd --no-pager -n 15 2>&1)"',
+  "}",
+].join("\n");
+
+/**
+ * Installs the containerd unit from standard input, enables it and makes sure
+ * containerd runs; restarts it only when the unit text changed.
+ */
+export function unitScript(label: StepLabel): string {
+  return script(
+    scriptHeader(label),
+    FAIL_WITH_JOURNAL,
+    writeStdinTo(PATHS.containerdUnit, "0644"),
+    "systemctl daemon-reload",
+    'systemctl enable containerd 2>/dev/null || fail "systemctl enable containerd failed"',
+    "if (( changed )) && systemctl is-active --quiet containerd; then",
+    '  systemctl restart containerd || fail_not_running "restart"',
+    '  echo "unit changed: containerd restarted"',
+    "else",
+    '  systemctl start containerd || fail_not_running "start"',
+    '  echo "containerd enabled and running"',
+    "fi",
+    'systemctl is-active --quiet containerd || fail_not_running "start"',
+  );
+}
+
+/** Stops and disables containerd, then removes its unit. */
+export function removeUnitScript(label: StepLabel): string {
+  return script(
+    scriptHeader(label),
+    `if [[ -f ${PATHS.containerdUnit} ]]; then`,
+    "  systemctl disable --now containerd 2>/dev/null || true",
+    `  rm -f -- ${PATHS.containerdUnit}`,
+    "  systemctl daemon-reload",
+    "  systemctl reset-failed containerd 2>/dev/null || true",
+    "fi",
+    'echo "containerd stopped, disabled and its unit removed"',
+  );
+}
+
+/** What the running containerd must be: the installed version and the rendered config. */
+export interface RuntimeState {
+  containerdVersion: string;
+  configSha256: string;
+}
+
+function checkInstalledState(state: RuntimeState): string {
+  return [
+    `actual_config=$(sha256sum ${PATHS.containerdConfig} | awk '{ print $1 }')`,
+    `[[ $actual_config == ${shellQuote(state.configSha256)} ]] || fail "${PATHS.containerdConfig} is not the rendered one (sha256 $actual_config, expected ${state.configSha256})"`,
+    `installed=$(${PATHS.containerdBinDir}/containerd --version 2>&1) || fail "containerd does not run: $installed"`,
+    `[[ $installed == *${shellQuote(state.containerdVersion)}* ]] || fail "installed containerd is '$installed', expected ${state.containerdVersion}"`,
+  ].join("\n");
+}
+
+/**
+ * Makes a running containerd load the installed binary and config. The first
+ * run only makes sure it is running (the unit step just started it with both);
+ * later runs (`update`, when the config or the containerd version changed)
+ * restart it. Containers survive: the unit's KillMode=process leaves the shims alone.
+ */
+export function restartScript(label: StepLabel, state: RuntimeState, mode: "ensure" | "restart"): string {
+  const action =
+    mode === "restart"
+      ? ['systemctl restart containerd || fail_not_running "restart"', 'echo "containerd restarted"']
+      : ['systemctl is-active --quiet containerd || systemctl start containerd || fail_not_running "start"', 'echo "containerd running"'];
+  return script(
+    scriptHeader(label),
+    FAIL_WITH_JOURNAL,
+    checkInstalledState(state),
+    ...action,
+    `systemctl is-active --quiet containerd || fail_not_running "${mode}"`,
+  );
+}
+
+/** What verify expects of the running runtime. */
+export interface VerifyExpectations {
+  containerdVersion: string;
+  systemdCgroup: boolean;
+  /** Lines of `containerd config dump` (whitespace folded) that must be present, one set per rendered key. */
+  configDump: ConfigExpectation[];
+  /** Digest of every other step's scripts and files; recorded on the worker once verified. */
+  planSha256: string;
+}
+
+/**
+ * Asks the runtime itself, through CRI on its socket (`crictl version`, `crictl info`),
+ * what it is, and checks `containerd config dump` for every rendered key.
+ * Prints `crictl version`'s answer plus the cgroup driver and CNI status it saw.
+ */
+export function verifyScript(label: StepLabel, expect: VerifyExpectations): string {
+  const cgroupCheck = expect.systemdCgroup
+    ? `grep -Eq '"SystemdCgroup": *true' <<<"$info" || fail "crictl info does not show SystemdCgroup: true for runc"`
+    : `! grep -Eq '"SystemdCgroup": *true' <<<"$info" || fail "crictl info shows SystemdCgroup: true, expected the cgroupfs driver"`;
+  const dumpChecks = expect.configDump.map(({ key, lines }) => {
+    const alternatives = lines.map((line) => `-e ${shellQuote(line)}`).join(" ");
+    return `grep -Fxq ${alternatives} <<<"$dump" || fail ${shellQuote(`containerd config dump does not show ${key} as rendered (expected: ${lines.join(" or ")})`)}`;
+  });
+  return script(
+    scriptHeader(label),
+    `crictl=${PATHS.crictlBinDir}/crictl`,
+    'systemctl is-enabled --quiet containerd || fail "containerd is not enabled"',
+    'systemctl is-active --quiet containerd || fail "containerd is not active"',
+    "# The socket can lag the unit's readiness by a moment after a restart.",
+    "for attempt in 1 2 3 4 5 6 7 8 9 10; do",
+    '  if version=$("$crictl" version 2>&1); then break; fi',
+    '  (( attempt < 10 )) || fail "crictl version failed: $version"',
+    "  sleep 1",
+    "done",
+    'field() { sed -n "s/^$1:[[:space:]]*//p" <<<"$version" | head -n 1; }',
+    'name=$(field RuntimeName) runtime_version=$(field RuntimeVersion) api=$(field RuntimeApiVersion)',
+    '[[ $name == containerd ]] || fail "the CRI runtime is \'$name\', expected containerd"',
+    '[[ $api == v1 ]] || fail "the CRI API is \'$api\', expected v1"',
+    `expected_version=${shellQuote(expect.containerdVersion)}`,
+    'case ${runtime_version#v} in',
+    '  "$expected_version" | "$expected_version"[+~-]*) ;;',
+    '  *) fail "CRI reports containerd $runtime_version, expected $expected_version" ;;',
+    "esac",
+    'info=$("$crictl" info 2>&1) || fail "crictl info failed: $info"',
+    cgroupCheck,
+    `dump=$(${PATHS.containerdBinDir}/containerd config dump 2>&1 | awk '{ $1 = $1; print }') || fail "containerd config dump failed: $dump"`,
+    ...dumpChecks,
+    "if grep -Eq '\"SystemdCgroup\": *true' <<<\"$info\"; then driver=systemd; else driver=cgroupfs; fi",
+    "cni=$(sed -n 's/^ *\"lastCNILoadStatus\": *\"\\(.*\\)\",\\{0,1\\}$/\\1/p' <<<\"$info\" | head -n 1)",
+    `mkdir -p ${PATHS.manifestDir}`,
+    `echo ${shellQuote(expect.planSha256)} >${VERIFIED_PLAN_FILE}`,
+    'printf \'%s\\nCgroupDriver:  %s\\nLastCNILoadStatus:  %s\\n\' "$version" "$driver" "${cni:-unknown}"',
+  );
+}

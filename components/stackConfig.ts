@@ -1,0 +1,138 @@
+/**
+ * The Pulumi program's configuration (declared in Pulumi.yaml), parsed and
+ * checked before any resource exists, so a typo fails the preview by name.
+ */
+import { Arch, ARCHES, Part } from "./catalog";
+import { InvalidInputError, WorkerOptionsInput } from "./options";
+
+/** An existing host given as `name=user@address:port` (user and port optional). */
+export interface ExistingHost {
+  name: string;
+  address: string;
+  user?: string;
+  port?: number;
+}
+
+/** EC2 workers created by the program. */
+export interface Ec2Workers {
+  count: number;
+  instanceType: string;
+  arch: Arch;
+  sshCidr: string;
+  sshPublicKey: string;
+  subnetId?: string;
+}
+
+export interface StackConfig {
+  /** Existing hosts, or EC2 instances to create: exactly one of the two. */
+  workers: { kind: "hosts"; hosts: ExistingHost[] } | { kind: "ec2"; ec2: Ec2Workers };
+  /** SSH user for workers that don't name one. */
+  sshUser: string;
+  options: WorkerOptionsInput;
+}
+
+/** The subset of `pulumi.Config` this module reads (so tests can hand it plain values). */
+export interface ConfigSource {
+  get(key: string): string | undefined;
+  getNumber(key: string): number | undefined;
+  getBoolean(key: string): boolean | undefined;
+  getObject<T>(key: string): T | undefined;
+}
+
+const HOST_SPEC = /^([A-Za-z0-9][A-Za-z0-9-]*)=(?:([a-z_][a-z0-9_.-]*)@)?([^@:\s]+|\[[0-9a-fA-F:]+\])(?::(\d+))?$/;
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** Parses `worker-0=ubuntu@203.0.113.10:22` (user and port optional). */
+export function parseHostSpec(spec: string, index: number): ExistingHost {
+  const match = HOST_SPEC.exec(spec.trim());
+  const input = `hosts[${index}]`;
+  if (!match || match[1] === undefined || match[3] === undefined) {
+    throw new InvalidInputError(input, `${JSON.stringify(spec)} is not name=[user@]address[:port], e.g. "worker-0=ubuntu@203.0.113.10:22"`);
+  }
+  const port = match[4] === undefined ? undefined : Number(match[4]);
+  if (port !== undefined && (port < 1 || port > 65535)) {
+    throw new InvalidInputError(input, `port ${port} is outside 1-65535`);
+  }
+  return { name: match[1], address: match[3].replace(/^\[|\]$/g, ""), user: match[2], port };
+}
+
+function checkCidr(value: string): string {
+  const match = CIDR.exec(value);
+  const valid = match?.slice(1, 5).every((octet) => Number(octet) <= 255) && Number(match?.[5]) <= 32;
+  if (!valid) {
+    throw new InvalidInputError("sshCidr", `${JSON.stringify(value)} is not an IPv4 CIDR such as 203.0.113.7/32`);
+  }
+  return value;
+}
+
+function versionsFrom(config: ConfigSource): Partial<Record<Part, string>> {
+  const versions: Partial<Record<Part, string>> = {};
+  const keys: Record<Part, string> = {
+    containerd: "containerdVersion",
+    runc: "runcVersion",
+    cni: "cniVersion",
+    crictl: "crictlVersion",
+  };
+  for (const [part, key] of Object.entries(keys) as [Part, string][]) {
+    const value = config.get(key);
+    if (value !== undefined) versions[part] = value;
+  }
+  return versions;
+}
+
+export function readStackConfig(config: ConfigSource): StackConfig {
+  const arch = config.get("arch") ?? "amd64";
+  if (!(ARCHES as readonly string[]).includes(arch)) {
+    throw new InvalidInputError("arch", `${JSON.stringify(arch)} is not supported; use one of ${ARCHES.join(", ")}`);
+  }
+  const options: WorkerOptionsInput = {
+    versions: versionsFrom(config),
+    arch,
+    sandboxImage: config.get("sandboxImage"),
+    systemdCgroup: config.getBoolean("systemdCgroup"),
+    downloadBaseUrl: config.get("downloadBaseUrl"),
+  };
+  const sshUser = config.get("sshUser") ?? "ubuntu";
+
+  const specs = config.getObject<unknown>("hosts") ?? [];
+  if (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string")) {
+    throw new InvalidInputError("hosts", 'expected a list of strings like "worker-0=ubuntu@203.0.113.10:22"');
+  }
+  if (specs.length > 0) {
+    const hosts = (specs as string[]).map(parseHostSpec);
+    const names = new Set<string>();
+    for (const host of hosts) {
+      if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
+      names.add(host.name);
+    }
+    return { workers: { kind: "hosts", hosts }, sshUser, options };
+  }
+
+  const count = config.getNumber("workerCount") ?? 2;
+  if (!Number.isInteger(count) || count < 1 || count > 100) {
+    throw new InvalidInputError("workerCount", `${count} is not a whole number from 1 to 100`);
+  }
+  const sshCidr = config.get("sshCidr");
+  const sshPublicKey = config.get("sshPublicKey");
+  if (sshCidr === undefined || sshPublicKey === undefined) {
+    throw new InvalidInputError(
+      sshCidr === undefined ? "sshCidr" : "sshPublicKey",
+      "required to create EC2 workers (or set hosts to use machines you already have)",
+    );
+  }
+  return {
+    workers: {
+      kind: "ec2",
+      ec2: {
+        count,
+        instanceType: config.get("instanceType") ?? (arch === "arm64" ? "t4g.medium" : "t3.medium"),
+        arch: arch as Arch,
+        sshCidr: checkCidr(sshCidr),
+        sshPublicKey,
+        subnetId: config.get("subnetId"),
+      },
+    },
+    sshUser,
+    options,
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The steps that make one worker's container runtime, as plain data: each
+ * step's commands, standard input and dependencies. The component turns each
+ * step into a `remote.Command`; tests and the end-to-end driver read it directly.
+ */
+import { createHash } from "node:crypto";
+import { artifactFor, Part, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
+import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
+import { renderContainerdUnit } from "./containerdUnit";
+import { renderCrictlConfig } from "./crictlConfig";
+import { WorkerOptions } from "./options";
+import {
+  installScript,
+  readyScript,
+  removeFileScript,
+  removeUnitScript,
+  restartScript,
+  uninstallScript,
+  unitScript,
+  verifyScript,
+  writeFileScript,
+} from "./scripts";
+import { rootCommand, StepLabel } from "./shell";
+
+/** Step ids; a child is named `${componentName}-${id}`. */
+export const STEP_IDS = [
+  "ready",
+  "runc",
+  "containerd",
+  "cni-plugins",
+  "crictl",
+  "config",
+  "crictl-yaml",
+  "unit",
+  "restart",
+  "verify",
+] as const;
+export type StepId = (typeof STEP_IDS)[number];
+
+/** The step that installs each downloaded part. */
+export const INSTALL_STEP: Readonly<Record<Part, StepId>> = {
+  runc: "runc",
+  containerd: "containerd",
+  cni: "cni-plugins",
+  crictl: "crictl",
+};
+
+/** One child command: what `remote.Command` gets, apart from the connection. */
+export interface Step {
+  id: StepId;
+  /** Runs when the step is created, and again on any change when `update` is absent. */
+  create: string;
+  /** Runs instead of `create` when an input changed. */
+  update?: string;
+  /** Runs on destroy. */
+  delete?: string;
+  /** File content the script writes, sent on standard input. */
+  stdin?: string;
+  /** Steps that must have finished first. */
+  dependsOn: StepId[];
+}
+
+export interface WorkerPlan {
+  steps: Step[];
+  config: RenderedConfig;
+  unit: string;
+  crictlConfig: string;
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * Renders every step of a worker. Dependencies are only the real ones: the
+ * four installs, the config and crictl.yaml run in parallel after `ready`;
+ * the unit needs runc, containerd, the CNI plugins and the config; `restart`
+ * reloads containerd when the config or its version changes; `verify` needs
+ * the running runtime, crictl and crictl.yaml.
+ */
+export function planWorker(worker: string, options: WorkerOptions): WorkerPlan {
+  const label = (step: StepId): StepLabel => ({ worker, step });
+  const command = (step: StepId, body: string): string => rootCommand(label(step), body);
+  const config = renderContainerdConfig({
+    containerdVersion: options.versions.containerd,
+    sandboxImage: options.sandboxImage,
+    systemdCgroup: options.systemdCgroup,
+  });
+  const unit = renderContainerdUnit();
+  const crictlConfig = renderCrictlConfig();
+  const runtimeState = { containerdVersion: options.versions.containerd, configSha256: sha256(config.text) };
+
+  const installs: Step[] = (Object.keys(INSTALL_STEP) as Part[]).map((part) => {
+    const id = INSTALL_STEP[part];
+    const artifact = artifactFor(part, options.versions[part], options.arch, options.downloadBaseUrl);
+    return {
+      id,
+      create: command(id, installScript(label(id), artifact, options.checksums[part])),
+      delete: command(id, uninstallScript(label(id), artifact)),
+      dependsOn: ["ready"],
+    };
+  });
+
+  const preparation: Step[] = [
+    { id: "ready", create: command("ready", readyScript(label("ready"), options.arch)), dependsOn: [] },
+    ...installs,
+    {
+      id: "config",
+      create: command("config", writeFileScript(label("config"), PATHS.containerdConfig)),
+      delete: command("config", removeFileScript(label("config"), PATHS.containerdConfig)),
+      stdin: config.text,
+      dependsOn: ["ready"],
+    },
+    {
+      id: "crictl-yaml",
+      create: command("crictl-yaml", writeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
+      delete: command("crictl-yaml", removeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
+      stdin: crictlConfig,
+      dependsOn: ["ready"],
+    },
+    {
+      id: "unit",
+      create: command("unit", unitScript(label("unit"))),
+      delete: command("unit", removeUnitScript(label("unit"))),
+      stdin: unit,
+      dependsOn: ["runc", "containerd", "cni-plugins", "config"],
+    },
+    {
+      id: "restart",
+      create: command("restart", restartScript(label("restart"), runtimeState, "ensure")),
+      update: command("restart", restartScript(label("restart"), runtimeState, "restart")),
+      dependsOn: ["unit", "containerd", "config"],
+    },
+  ];
+  // Verify runs again whenever any other step changes; the digest it records
+  // on the worker says which plan was last proven there.
+  const planSha256 = sha256(JSON.stringify(preparation.map(({ create, update, stdin }) => [create, update, stdin])));
+  const verify: Step = {
+    id: "verify",
+    create: command(
+      "verify",
+      verifyScript(label("verify"), {
+        containerdVersion: options.versions.containerd,
+        systemdCgroup: options.systemdCgroup,
+        configDump: config.dumpExpectations,
+        planSha256,
+      }),
+    ),
+    delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE)),
+    dependsOn: ["restart", "crictl", "crictl-yaml"],
+  };
+  return { steps: [...preparation, verify], config, unit, crictlConfig };
+}

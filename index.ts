@@ -1,0 +1,123 @@
+/**
+ * The container runtime layer of every worker: EC2 instances created here, or
+ * hosts you already have, each given containerd, runc, the CNI plugins and
+ * crictl by one ContainerdWorker. The stack outputs are what the kubelet stack reads.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ContainerdWorker, InvalidInputError } from "./components";
+import { Ec2Workers, readStackConfig } from "./components/stackConfig";
+
+/** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
+const CANONICAL_OWNER_ID = "099720109477";
+
+interface WorkerTarget {
+  name: string;
+  host: pulumi.Input<string>;
+  user: string;
+  port: number;
+}
+
+const config = new pulumi.Config();
+const stack = (() => {
+  try {
+    return readStackConfig(config);
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw new pulumi.RunError(`configuration: ${error.message}`);
+    throw error;
+  }
+})();
+const sshPrivateKey = config.requireSecret("sshPrivateKey");
+
+function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
+  const ami = aws.ec2.getAmiOutput({
+    mostRecent: true,
+    owners: [CANONICAL_OWNER_ID],
+    filters: [
+      { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${ec2.arch}-server-*`] },
+      { name: "virtualization-type", values: ["hvm"] },
+    ],
+  });
+  const vpcId = ec2.subnetId ? aws.ec2.getSubnetOutput({ id: ec2.subnetId }).vpcId : undefined;
+  const securityGroup = new aws.ec2.SecurityGroup("workers-ssh", {
+    description: "SSH to the Kubernetes workers for pulumi",
+    vpcId,
+    ingress: [{ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: [ec2.sshCidr] }],
+    egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+  });
+  const keyPair = new aws.ec2.KeyPair("workers", { publicKey: ec2.sshPublicKey });
+  return Array.from({ length: ec2.count }, (_, index) => {
+    const name = `worker-${index}`;
+    const instance = new aws.ec2.Instance(`${name}-ec2`, {
+      ami: ami.id,
+      instanceType: ec2.instanceType,
+      subnetId: ec2.subnetId,
+      vpcSecurityGroupIds: [securityGroup.id],
+      keyName: keyPair.keyName,
+      associatePublicIpAddress: true,
+      tags: { Name: name },
+    });
+    const host = pulumi
+      .all([instance.publicIp, instance.privateIp])
+      .apply(([publicIp, privateIp]) => publicIp || privateIp);
+    return { name, host, user, port: 22 };
+  });
+}
+
+const targets: WorkerTarget[] =
+  stack.workers.kind === "hosts"
+    ? stack.workers.hosts.map((host) => ({
+        name: host.name,
+        host: host.address,
+        user: host.user ?? stack.sshUser,
+        port: host.port ?? 22,
+      }))
+    : ec2Targets(stack.workers.ec2, stack.sshUser);
+
+const runtimes = targets.map(
+  (target) =>
+    new ContainerdWorker(target.name, {
+      ...stack.options,
+      connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey },
+    }),
+);
+
+/** A value every worker must agree on; a worker that disagrees fails the update by name. */
+function agreed(what: string, values: pulumi.Output<string>[]): pulumi.Output<string> {
+  return pulumi.all(values).apply((all) => {
+    const first = all[0];
+    const odd = all.findIndex((value) => value !== first);
+    if (first === undefined || odd >= 0) {
+      throw new pulumi.RunError(`workers disagree on ${what}: ${JSON.stringify(all)} (${targets[odd]?.name ?? "none"})`);
+    }
+    return first;
+  });
+}
+
+/** Per worker, what its kubelet needs. */
+export const workers = pulumi.output(
+  Object.fromEntries(
+    runtimes.map((runtime, index) => [
+      targets[index]?.name ?? String(index),
+      {
+        host: targets[index]?.host,
+        runtimeName: runtime.runtimeName,
+        runtimeVersion: runtime.runtimeVersion,
+        runtimeVersionReported: runtime.runtimeVersionReported,
+        runtimeApiVersion: runtime.runtimeApiVersion,
+        runtimeEndpoint: runtime.runtimeEndpoint,
+        cgroupDriver: runtime.cgroupDriver,
+        sandboxImage: runtime.sandboxImage,
+        cniBinDir: runtime.cniBinDir,
+        cniConfDir: runtime.cniConfDir,
+      },
+    ]),
+  ),
+);
+/** The values every worker shares, once. */
+export const runtimeEndpoint = agreed("runtimeEndpoint", runtimes.map((r) => r.runtimeEndpoint));
+export const runtimeVersion = agreed("runtimeVersion", runtimes.map((r) => r.runtimeVersion));
+export const cgroupDriver = agreed("cgroupDriver", runtimes.map((r) => r.cgroupDriver));
+export const sandboxImage = agreed("sandboxImage", runtimes.map((r) => r.sandboxImage));
+export const cniBinDir = agreed("cniBinDir", runtimes.map((r) => r.cniBinDir));
+export const cniConfDir = agreed("cniConfDir", runtimes.map((r) => r.cniConfDir));
