@@ -88,7 +88,9 @@ function agreed(what: string, values: pulumi.Output<string>[]): pulumi.Output<st
     const first = all[0];
     const odd = all.findIndex((value) => value !== first);
     if (first === undefined || odd >= 0) {
-      throw new pulumi.RunError(`workers disagree on ${what}: ${JSON.stringify(all)} (${targets[odd]?.name ?? "none"})`);
+      throw new pulumi.RunError(
+        `workers disagree on ${what}: ${JSON.stringify(all)} (${targets[odd]?.name ?? "none"})`,
+      );
     }
     return first;
   });
@@ -115,9 +117,27 @@ export const workers = pulumi.output(
   ),
 );
 /** The values every worker shares, once. */
-export const runtimeEndpoint = agreed("runtimeEndpoint", runtimes.map((r) => r.runtimeEndpoint));
-export const runtimeVersion = agreed("runtimeVersion", runtimes.map((r) => r.runtimeVersion));
-export const cgroupDriver = agreed("cgroupDriver", runtimes.map((r) => r.cgroupDriver));
-export const sandboxImage = agreed("sandboxImage", runtimes.map((r) => r.sandboxImage));
-export const cniBinDir = agreed("cniBinDir", runtimes.map((r) => r.cniBinDir));
-export const cniConfDir = agreed("cniConfDir", runtimes.map((r) => r.cniConfDir));
+export const runtimeEndpoint = agreed(
+  "runtimeEndpoint",
+  runtimes.map((r) => r.runtimeEndpoint),
+);
+export const runtimeVersion = agreed(
+  "runtimeVersion",
+  runtimes.map((r) => r.runtimeVersion),
+);
+export const cgroupDriver = agreed(
+  "cgroupDriver",
+  runtimes.map((r) => r.cgroupDriver),
+);
+export const sandboxImage = agreed(
+  "sandboxImage",
+  runtimes.map((r) => r.sandboxImage),
+);
+export const cniBinDir = agreed(
+  "cniBinDir",
+  runtimes.map((r) => r.cniBinDir),
+);
+export const cniConfDir = agreed(
+  "cniConfDir",
+  runtimes.map((r) => r.cniConfDir),
+);

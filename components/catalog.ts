@@ -109,9 +109,7 @@ export function configSchemaFor(containerdVersion: string): ConfigSchema {
   const [major, minor] = versionNumbers(containerdVersion);
   if (major === 1 && minor >= 7) return 2;
   if (major === 2) return minor <= 2 ? 3 : 4;
-  throw new Error(
-    `containerd ${containerdVersion} is not supported: use 1.7.x or 2.x (config schemas 2, 3 and 4)`,
-  );
+  throw new Error(`containerd ${containerdVersion} is not supported: use 1.7.x or 2.x (config schemas 2, 3 and 4)`);
 }
 
 function releaseBase(baseUrl: string, repo: string, version: string): string {

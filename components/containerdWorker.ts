@@ -20,7 +20,7 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
 /** Knows a connection's host/port/user where they are plain values, so preview can check them. */
 function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): Record<string, unknown> | undefined {
   if (pulumi.Output.isInstance(connection) || connection instanceof Promise) return undefined;
-  const { host, port, user } = connection as command.types.input.remote.ConnectionArgs;
+  const { host, port, user } = connection;
   const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
   return isPlain(host) && isPlain(port) && isPlain(user) ? { host, port, user } : undefined;
 }
@@ -74,7 +74,9 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
     // Values only known later (an instance's IP) are checked once they are.
-    const connection = pulumi.output(args.connection).apply((value) => validated(() => (checkConnection(value), value)));
+    const connection = pulumi
+      .output(args.connection)
+      .apply((value) => validated(() => (checkConnection(value), value)));
 
     const plan = planWorker(name, options);
     const commands: Partial<Record<StepId, remote.Command>> = {};

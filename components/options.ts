@@ -113,7 +113,10 @@ function resolveChecksums(given: Partial<Record<Part, string>> | undefined): Par
     const value: unknown = given?.[part];
     if (value === undefined) continue;
     if (typeof value !== "string" || !SHA256.test(value)) {
-      throw new InvalidInputError(`checksums.${part}`, `${JSON.stringify(value)} is not a sha256: expected 64 hex characters`);
+      throw new InvalidInputError(
+        `checksums.${part}`,
+        `${JSON.stringify(value)} is not a sha256: expected 64 hex characters`,
+      );
     }
     checksums[part] = value.toLowerCase();
   }

@@ -7,17 +7,14 @@
  * once) and puts nothing in place until it has been downloaded, verified and
  * proven to run: a failure leaves the host as it was.
  */
-import { Artifact, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
+import { Artifact, ChecksumFormat, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
 import { script, scriptHeader, shellQuote, StepLabel } from "./shell";
 
 /** `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect. */
 const CURL = "curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
 
-const TEMP_DIR = [
-  'work=$(mktemp -d -t containerd-worker.XXXXXX)',
-  "trap 'rm -rf \"$work\"' EXIT",
-].join("\n");
+const TEMP_DIR = ["work=$(mktemp -d -t containerd-worker.XXXXXX)", "trap 'rm -rf \"$work\"' EXIT"].join("\n");
 
 /**
  * `place SRC DEST MODE`: puts a file in place atomically (a copy beside DEST,
@@ -63,14 +60,21 @@ export function readyScript(label: StepLabel, expectedArch: string): string {
   );
 }
 
+/**
+ * Reads the expected sha256 of `$file` out of the checksum file at `$work/checksum`:
+ * the line naming the file (sha256sum's `<hex>  <file>`, also in binary `*` or `./` form),
+ * or the first word of a bare-hex file.
+ */
+export const CHECKSUM_PICK: Readonly<Record<ChecksumFormat, string>> = {
+  "named-line": `awk -v f="$file" '$2 == f || $2 == "*" f || $2 == "./" f { print $1; exit }' "$work/checksum"`,
+  "bare-hex": `awk 'NF { print $1; exit }' "$work/checksum"`,
+};
+
 function expectedChecksum(artifact: Artifact, pinned: string | undefined): string {
   if (pinned !== undefined) {
     return `expected=${shellQuote(pinned)}`;
   }
-  const pick =
-    artifact.checksumFormat === "bare-hex"
-      ? `awk 'NF { print $1; exit }' "$work/checksum"`
-      : `awk -v f="$file" '$2 == f || $2 == "*" f || $2 == "./" f { print $1; exit }' "$work/checksum"`;
+  const pick = CHECKSUM_PICK[artifact.checksumFormat];
   return [
     `download ${shellQuote(artifact.checksumUrl)} "$work/checksum"`,
     `expected=$(${pick})`,
@@ -97,7 +101,7 @@ function unpack(artifact: Artifact): string {
     `src="$work/unpacked/${packaging.member}"`,
     `[[ -d $src ]] || fail "$file has no ${packaging.member}/"`,
     "# Executables only: release tarballs also carry LICENSE and README files.",
-    'mapfile -t names < <(find "$src" -maxdepth 1 -type f -perm -u+x -printf \'%f\\n\' | sort)',
+    "mapfile -t names < <(find \"$src\" -maxdepth 1 -type f -perm -u+x -printf '%f\\n' | sort)",
     '(( ${#names[@]} > 0 )) || fail "$file holds no executables"',
     "sources=() targets=()",
     'for name in "${names[@]}"; do',
@@ -152,7 +156,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     "done",
     "# Remove what the previous version installed and this one no longer ships.",
     'printf \'%s\\n\' "${targets[@]}" >"$work/manifest"',
-    'if [[ -f $manifest ]]; then',
+    "if [[ -f $manifest ]]; then",
     "  while IFS= read -r old; do",
     '    grep -Fxq -- "$old" "$work/manifest" || rm -f -- "$old"',
     '  done <"$manifest"',
@@ -167,7 +171,7 @@ export function uninstallScript(label: StepLabel, artifact: Artifact): string {
   return script(
     scriptHeader(label),
     `manifest=${shellQuote(manifestPath(artifact))}`,
-    'if [[ -f $manifest ]]; then',
+    "if [[ -f $manifest ]]; then",
     '  xargs -r -d "\\n" rm -f -- <"$manifest"',
     '  rm -f -- "$manifest"',
     "fi",
@@ -200,7 +204,7 @@ export function writeFileScript(label: StepLabel, path: string): string {
   return script(
     scriptHeader(label),
     writeStdinTo(path, "0644"),
-    'sum=$(sha256sum "$target" | awk \'{ print $1 }\')',
+    "sum=$(sha256sum \"$target\" | awk '{ print $1 }')",
     'if (( changed )); then echo "wrote $target (sha256 $sum)"; else echo "unchanged $target (sha256 $sum)"; fi',
   );
 }
@@ -220,7 +224,7 @@ export function removeFileScript(label: StepLabel, path: string): string {
 const FAIL_WITH_JOURNAL = [
   "fail_not_running() {",
   '  fail "containerd is not running after $1:',
-  '$(systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5)',
+  "$(systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5)",
   '$(journalctl -u containerd --no-pager -n 15 2>&1)"',
   "}",
 ].join("\n");
@@ -286,7 +290,10 @@ export function restartScript(label: StepLabel, state: RuntimeState, mode: "ensu
   const action =
     mode === "restart"
       ? ['systemctl restart containerd || fail_not_running "restart"', 'echo "containerd restarted"']
-      : ['systemctl is-active --quiet containerd || systemctl start containerd || fail_not_running "start"', 'echo "containerd running"'];
+      : [
+          'systemctl is-active --quiet containerd || systemctl start containerd || fail_not_running "start"',
+          'echo "containerd running"',
+        ];
   return script(
     scriptHeader(label),
     FAIL_WITH_JOURNAL,
@@ -331,11 +338,11 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     "  sleep 1",
     "done",
     'field() { sed -n "s/^$1:[[:space:]]*//p" <<<"$version" | head -n 1; }',
-    'name=$(field RuntimeName) runtime_version=$(field RuntimeVersion) api=$(field RuntimeApiVersion)',
-    '[[ $name == containerd ]] || fail "the CRI runtime is \'$name\', expected containerd"',
-    '[[ $api == v1 ]] || fail "the CRI API is \'$api\', expected v1"',
+    "name=$(field RuntimeName) runtime_version=$(field RuntimeVersion) api=$(field RuntimeApiVersion)",
+    "[[ $name == containerd ]] || fail \"the CRI runtime is '$name', expected containerd\"",
+    "[[ $api == v1 ]] || fail \"the CRI API is '$api', expected v1\"",
     `expected_version=${shellQuote(expect.containerdVersion)}`,
-    'case ${runtime_version#v} in',
+    "case ${runtime_version#v} in",
     '  "$expected_version" | "$expected_version"[+~-]*) ;;',
     '  *) fail "CRI reports containerd $runtime_version, expected $expected_version" ;;',
     "esac",
@@ -343,8 +350,8 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     cgroupCheck,
     `dump=$(${PATHS.containerdBinDir}/containerd config dump 2>&1 | awk '{ $1 = $1; print }') || fail "containerd config dump failed: $dump"`,
     ...dumpChecks,
-    "if grep -Eq '\"SystemdCgroup\": *true' <<<\"$info\"; then driver=systemd; else driver=cgroupfs; fi",
-    "cni=$(sed -n 's/^ *\"lastCNILoadStatus\": *\"\\(.*\\)\",\\{0,1\\}$/\\1/p' <<<\"$info\" | head -n 1)",
+    'if grep -Eq \'"SystemdCgroup": *true\' <<<"$info"; then driver=systemd; else driver=cgroupfs; fi',
+    'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',
     `mkdir -p ${PATHS.manifestDir}`,
     `echo ${shellQuote(expect.planSha256)} >${VERIFIED_PLAN_FILE}`,
     'printf \'%s\\nCgroupDriver:  %s\\nLastCNILoadStatus:  %s\\n\' "$version" "$driver" "${cni:-unknown}"',

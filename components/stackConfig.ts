@@ -47,7 +47,10 @@ export function parseHostSpec(spec: string, index: number): ExistingHost {
   const match = HOST_SPEC.exec(spec.trim());
   const input = `hosts[${index}]`;
   if (!match || match[1] === undefined || match[3] === undefined) {
-    throw new InvalidInputError(input, `${JSON.stringify(spec)} is not name=[user@]address[:port], e.g. "worker-0=ubuntu@203.0.113.10:22"`);
+    throw new InvalidInputError(
+      input,
+      `${JSON.stringify(spec)} is not name=[user@]address[:port], e.g. "worker-0=ubuntu@203.0.113.10:22"`,
+    );
   }
   const port = match[4] === undefined ? undefined : Number(match[4]);
   if (port !== undefined && (port < 1 || port > 65535)) {

@@ -1,0 +1,83 @@
+import * as TOML from "@iarna/toml";
+import { describe, expect, it } from "vitest";
+import { renderContainerdConfig } from "../components/containerdConfig";
+
+type Table = Record<string, unknown>;
+function at(doc: Table, ...path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Table | undefined)?.[key], doc);
+}
+
+const CRI_2X_RUNTIME = ["plugins", "io.containerd.cri.v1.runtime"];
+const CRI_1X = ["plugins", "io.containerd.grpc.v1.cri"];
+
+describe("renderContainerdConfig parses back to the keys of the chosen version's schema", () => {
+  it.each([
+    { version: "2.3.1", schema: 4, binDirs: true },
+    { version: "2.2.0", schema: 3, binDirs: true },
+    { version: "2.1.9", schema: 3, binDirs: true },
+    { version: "2.0.5", schema: 3, binDirs: false },
+  ])("containerd $version: config version $schema", ({ version, schema, binDirs }) => {
+    for (const systemdCgroup of [true, false]) {
+      const rendered = renderContainerdConfig({
+        containerdVersion: version,
+        sandboxImage: "registry.k8s.io/pause:3.10.2",
+        systemdCgroup,
+      });
+      const doc = TOML.parse(rendered.text) as Table;
+      expect(rendered.schema).toBe(schema);
+      expect(doc.version).toBe(schema);
+      expect(at(doc, "plugins", "io.containerd.cri.v1.images", "pinned_images", "sandbox")).toBe(
+        "registry.k8s.io/pause:3.10.2",
+      );
+      const runc = [...CRI_2X_RUNTIME, "containerd", "runtimes", "runc"];
+      expect(at(doc, ...runc, "runtime_type")).toBe("io.containerd.runc.v2");
+      expect(at(doc, ...runc, "options")).toEqual({ SystemdCgroup: systemdCgroup, BinaryName: "/usr/local/sbin/runc" });
+      expect(at(doc, ...CRI_2X_RUNTIME, "cni")).toEqual(
+        binDirs
+          ? { bin_dirs: ["/opt/cni/bin"], conf_dir: "/etc/cni/net.d" }
+          : { bin_dir: "/opt/cni/bin", conf_dir: "/etc/cni/net.d" },
+      );
+      // Nothing of the 1.x layout, which 2.x would silently ignore.
+      expect(at(doc, ...CRI_1X)).toBeUndefined();
+    }
+  });
+
+  it("containerd 1.7: config version 2, everything under io.containerd.grpc.v1.cri", () => {
+    const rendered = renderContainerdConfig({
+      containerdVersion: "1.7.24",
+      sandboxImage: "registry.k8s.io/pause:3.10.2",
+      systemdCgroup: true,
+    });
+    const doc = TOML.parse(rendered.text) as Table;
+    expect(doc.version).toBe(2);
+    expect(at(doc, ...CRI_1X, "sandbox_image")).toBe("registry.k8s.io/pause:3.10.2");
+    expect(at(doc, ...CRI_1X, "containerd", "runtimes", "runc", "runtime_type")).toBe("io.containerd.runc.v2");
+    expect(at(doc, ...CRI_1X, "containerd", "runtimes", "runc", "options")).toEqual({
+      SystemdCgroup: true,
+      BinaryName: "/usr/local/sbin/runc",
+    });
+    expect(at(doc, ...CRI_1X, "cni")).toEqual({ bin_dir: "/opt/cni/bin", conf_dir: "/etc/cni/net.d" });
+    expect(at(doc, "plugins", "io.containerd.cri.v1.images")).toBeUndefined();
+  });
+
+  it("an image reference with a digest survives TOML quoting", () => {
+    const image = `registry.k8s.io/pause:3.10.2@sha256:${"a".repeat(64)}`;
+    const doc = TOML.parse(
+      renderContainerdConfig({ containerdVersion: "2.3.1", sandboxImage: image, systemdCgroup: true }).text,
+    ) as Table;
+    expect(at(doc, "plugins", "io.containerd.cri.v1.images", "pinned_images", "sandbox")).toBe(image);
+  });
+
+  it.each([
+    ["1.7.24", "sandbox_image", ["sandbox_image = 'pause:1'", 'sandbox_image = "pause:1"']],
+    ["2.1.9", "sandbox", ["sandbox = 'pause:1'", 'sandbox = "pause:1"']],
+  ])("containerd %s: config dump must show %s", (version, key, lines) => {
+    const rendered = renderContainerdConfig({
+      containerdVersion: version,
+      sandboxImage: "pause:1",
+      systemdCgroup: false,
+    });
+    expect(rendered.dumpExpectations).toContainEqual({ key, lines });
+    expect(rendered.dumpExpectations).toContainEqual({ key: "SystemdCgroup", lines: ["SystemdCgroup = false"] });
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from "vitest";
+import { ConfigSource, parseHostSpec, readStackConfig } from "../components/stackConfig";
+
+function source(values: Record<string, unknown>): ConfigSource {
+  return {
+    get: (key) => values[key] as string | undefined,
+    getNumber: (key) => values[key] as number | undefined,
+    getBoolean: (key) => values[key] as boolean | undefined,
+    getObject: <T>(key: string) => values[key] as T | undefined,
+  };
+}
+
+const EC2 = { sshCidr: "198.51.100.7/32", sshPublicKey: "ssh-ed25519 AAAA test" };
+
+describe("parseHostSpec", () => {
+  it.each([
+    ["worker-0=10.0.0.5", { name: "worker-0", address: "10.0.0.5", user: undefined, port: undefined }],
+    ["worker-1=admin@10.0.0.6:2222", { name: "worker-1", address: "10.0.0.6", user: "admin", port: 2222 }],
+    ["w=ubuntu@worker.internal", { name: "w", address: "worker.internal", user: "ubuntu", port: undefined }],
+    ["w6=ubuntu@[2001:db8::1]:22", { name: "w6", address: "2001:db8::1", user: "ubuntu", port: 22 }],
+  ])("%s", (spec, host) => {
+    expect(parseHostSpec(spec, 0)).toEqual(host);
+  });
+
+  it.each(["10.0.0.5", "=10.0.0.5", "w=", "w=u@h:99999", "w=u@h:x"])("rejects %s, naming the entry", (spec) => {
+    expect(() => parseHostSpec(spec, 3)).toThrow(/hosts\[3\]/);
+  });
+});
+
+describe("readStackConfig", () => {
+  it("uses existing hosts when given, with sshUser as the default user", () => {
+    const config = readStackConfig(source({ hosts: ["a=10.0.0.1", "b=root@10.0.0.2:2200"], sshUser: "debian" }));
+    expect(config.workers).toEqual({
+      kind: "hosts",
+      hosts: [
+        { name: "a", address: "10.0.0.1", user: undefined, port: undefined },
+        { name: "b", address: "10.0.0.2", user: "root", port: 2200 },
+      ],
+    });
+    expect(config.sshUser).toBe("debian");
+  });
+
+  it("creates two amd64 EC2 workers by default, t4g for arm64", () => {
+    const amd = readStackConfig(source(EC2));
+    expect(amd.workers).toEqual({
+      kind: "ec2",
+      ec2: { count: 2, instanceType: "t3.medium", arch: "amd64", subnetId: undefined, ...EC2 },
+    });
+    expect(readStackConfig(source({ ...EC2, arch: "arm64" })).workers).toMatchObject({
+      ec2: { instanceType: "t4g.medium", arch: "arm64" },
+    });
+  });
+
+  it("passes the runtime options through", () => {
+    const config = readStackConfig(
+      source({
+        ...EC2,
+        containerdVersion: "2.1.9",
+        crictlVersion: "1.35.0",
+        systemdCgroup: false,
+        sandboxImage: "pause:3.9",
+      }),
+    );
+    expect(config.options).toEqual({
+      versions: { containerd: "2.1.9", crictl: "1.35.0" },
+      arch: "amd64",
+      sandboxImage: "pause:3.9",
+      systemdCgroup: false,
+      downloadBaseUrl: undefined,
+    });
+  });
+
+  it.each([
+    [{ hosts: ["a=10.0.0.1", "a=10.0.0.2"] }, /hosts: the name a is used twice/],
+    [{ hosts: "a=10.0.0.1" }, /invalid hosts: expected a list/],
+    [{}, /invalid sshCidr: required to create EC2 workers/],
+    [{ sshCidr: "0.0.0.0/0" }, /invalid sshPublicKey/],
+    [{ ...EC2, sshCidr: "300.1.1.1/32" }, /invalid sshCidr/],
+    [{ ...EC2, workerCount: 0 }, /invalid workerCount/],
+    [{ ...EC2, arch: "ppc64le" }, /invalid arch/],
+  ])("rejects %j", (values, message) => {
+    expect(() => readStackConfig(source(values))).toThrow(message);
+  });
+});
