@@ -27,6 +27,8 @@ export interface Registration {
 }
 
 export interface MockOptions {
+  /** The project name, which namespaces config keys (default `containerd-workers`). */
+  project?: string;
   preview?: boolean;
   /** The state a resource reports back (e.g. a command's stdout); inputs are echoed by default. */
   outputsFor?: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown>;
@@ -82,7 +84,7 @@ export function installMocks(options: MockOptions = {}): MockedRun {
         return options.call?.(args.token, inputs) ?? {};
       },
     },
-    "containerd-workers",
+    options.project ?? "containerd-workers",
     "test",
     options.preview ?? false,
   );

@@ -1,0 +1,35 @@
+/** Loads index.ts under mocks with the given stack config; each test file gets a fresh Pulumi runtime. */
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, MockedRun, MockOptions } from "./pulumiMocks";
+
+export const TEST_PRIVATE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nprogram-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+
+export function verifyStdout(version: string): string {
+  return [
+    "Version:  0.1.0",
+    "RuntimeName:  containerd",
+    `RuntimeVersion:  ${version}`,
+    "RuntimeApiVersion:  v1",
+    "CgroupDriver:  systemd",
+    "LastCNILoadStatus:  cni config load failed: no network config found in /etc/cni/net.d",
+  ].join("\n");
+}
+
+export async function loadProgram(
+  config: Record<string, unknown>,
+  mocks: MockOptions = {},
+): Promise<{ run: MockedRun; program: typeof import("../index") }> {
+  const values: Record<string, string> = { "containerd-workers:sshPrivateKey": TEST_PRIVATE_KEY };
+  for (const [key, value] of Object.entries(config)) {
+    values[`containerd-workers:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  pulumi.runtime.setAllConfig(values, ["containerd-workers:sshPrivateKey"]);
+  const run = installMocks({
+    outputsFor: (type, name) =>
+      type === "command:remote:Command" && name.endsWith("-verify") ? { stdout: verifyStdout("v2.3.1") } : {},
+    ...mocks,
+  });
+  const program = await import("../index");
+  return { run, program };
+}
