@@ -22,8 +22,10 @@ const TEMP_DIR = ["work=$(mktemp -d -t containerd-worker.XXXXXX)", "trap 'rm -rf
  */
 const PLACE_FUNCTION = [
   "place() {",
-  '  local tmp="${2%/*}/.${2##*/}.containerd-worker"',
-  '  install -D -m "$3" "$1" "$tmp"',
+  '  mkdir -p "${2%/*}"',
+  "  local tmp",
+  '  tmp=$(mktemp "${2%/*}/.${2##*/}.XXXXXX")',
+  '  install -m "$3" "$1" "$tmp"',
   '  mv -f "$tmp" "$2"',
   "}",
 ].join("\n");
@@ -46,7 +48,7 @@ export function readyScript(label: StepLabel, expectedArch: string): string {
     '    *) fail "cloud-init failed (exit $status); see cloud-init status --long on the worker" ;;',
     "  esac",
     "fi",
-    "for tool in curl tar sha256sum install systemctl awk mktemp; do",
+    "for tool in curl tar sha256sum install systemctl awk mktemp flock; do",
     '  command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed"',
     "done",
     "machine=$(uname -m)",

@@ -28,9 +28,13 @@ export function failurePrefix({ worker, step }: StepLabel): string {
  * the step and the reason on stderr and exits non-zero.
  */
 export function scriptHeader(label: StepLabel): string {
+  const lock = `/run/containerd-worker.${label.step.replace(/[^A-Za-z0-9-]/g, "_")}.lock`;
   return [
     "set -euo pipefail",
     `fail() { printf '%s %s\\n' ${shellQuote(failurePrefix(label))} "$*" >&2; exit 1; }`,
+    "# One run of a step at a time: a run left going by an interrupted apply finishes first.",
+    `exec 9>${lock}`,
+    'flock -w 600 9 || fail "another run of this step has held its lock for 10 minutes"',
   ].join("\n");
 }
 
