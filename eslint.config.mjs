@@ -3,9 +3,10 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".e2e/"] },
+  { ignores: ["node_modules/", ".e2e/", "**/*.mjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
+    files: ["**/*.ts"],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
@@ -17,9 +18,5 @@ export default tseslint.config(
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true }],
     },
-  },
-  {
-    files: ["**/*.mjs"],
-    ...tseslint.configs.disableTypeChecked,
   },
 );
