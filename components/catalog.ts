@@ -82,7 +82,7 @@ export interface Artifact {
   checksumFormat: ChecksumFormat;
   packaging: Packaging;
   /**
-   * A command (run on the unpacked file, before it is installed) whose output must
+   * A command (run in the unpacked directory, on the new binary, before it is installed) whose output must
    * contain `version`. It proves the binary is whole and runs on this worker
    * (a too-old glibc fails here, not after install). Absent where the release has no such flag.
    */
@@ -131,7 +131,7 @@ export function artifactFor(part: Part, version: string, arch: Arch, baseUrl: st
         checksumUrl: `${url}.sha256sum`,
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
-        selfCheck: "bin/containerd --version",
+        selfCheck: "containerd --version",
       };
     }
     case "runc": {
@@ -146,7 +146,7 @@ export function artifactFor(part: Part, version: string, arch: Arch, baseUrl: st
         checksumUrl: `${base}/runc.sha256sum`,
         checksumFormat: "named-line",
         packaging: { kind: "binary", installAs: PATHS.runcBinary },
-        selfCheck: `${fileName} --version`,
+        selfCheck: "runc --version",
       };
     }
     case "cni": {

@@ -2,7 +2,7 @@
  * The Pulumi program's configuration (declared in Pulumi.yaml), parsed and
  * checked before any resource exists, so a typo fails the preview by name.
  */
-import { Arch, ARCHES, Part } from "./catalog";
+import { Arch, ARCHES, Part, PARTS } from "./catalog";
 import { InvalidInputError, WorkerOptionsInput } from "./options";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
@@ -68,19 +68,14 @@ function checkCidr(value: string): string {
   return value;
 }
 
-function versionsFrom(config: ConfigSource): Partial<Record<Part, string>> {
-  const versions: Partial<Record<Part, string>> = {};
-  const keys: Record<Part, string> = {
-    containerd: "containerdVersion",
-    runc: "runcVersion",
-    cni: "cniVersion",
-    crictl: "crictlVersion",
-  };
-  for (const [part, key] of Object.entries(keys) as [Part, string][]) {
-    const value = config.get(key);
-    if (value !== undefined) versions[part] = value;
+/** Reads `<part><suffix>` keys (`containerdVersion`, `runcSha256`, ...) into a per-part record. */
+function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Record<Part, string>> {
+  const values: Partial<Record<Part, string>> = {};
+  for (const part of PARTS) {
+    const value = config.get(`${part}${suffix}`);
+    if (value !== undefined) values[part] = value;
   }
-  return versions;
+  return values;
 }
 
 export function readStackConfig(config: ConfigSource): StackConfig {
@@ -89,11 +84,12 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     throw new InvalidInputError("arch", `${JSON.stringify(arch)} is not supported; use one of ${ARCHES.join(", ")}`);
   }
   const options: WorkerOptionsInput = {
-    versions: versionsFrom(config),
+    versions: perPart(config, "Version"),
     arch,
     sandboxImage: config.get("sandboxImage"),
     systemdCgroup: config.getBoolean("systemdCgroup"),
     downloadBaseUrl: config.get("downloadBaseUrl"),
+    checksums: perPart(config, "Sha256"),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
 

@@ -67,6 +67,15 @@ describe("readStackConfig", () => {
       sandboxImage: "pause:3.9",
       systemdCgroup: false,
       downloadBaseUrl: undefined,
+      checksums: {},
+    });
+  });
+
+  it("passes pinned checksums through", () => {
+    const sha = "f".repeat(64);
+    expect(readStackConfig(source({ ...EC2, runcSha256: sha, crictlSha256: sha })).options.checksums).toEqual({
+      runc: sha,
+      crictl: sha,
     });
   });
 
