@@ -55,6 +55,8 @@ export const PACKAGES = [
   "python3",
   "python3-h2",
   "kmod",
+  // A static busybox to build a container rootfs from: workers have no registry to pull images from.
+  "busybox-static",
 ] as const;
 
 /** The login user, as on EC2's Ubuntu images: passwordless sudo. */
