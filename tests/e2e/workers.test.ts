@@ -1,0 +1,36 @@
+/** 9. Three workers at once, in parallel, each verified on its own CRI. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DeploymentResult } from "./driver";
+import { expectOk, Lab, MIRROR_VERSIONS, startLab } from "./lab";
+
+let lab: Lab;
+beforeAll(async () => {
+  lab = await startLab({ workers: 3 });
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+/** When a worker's steps ran: from its first start to its last end. */
+function span(result: DeploymentResult, worker: string): [number, number] {
+  const ops = result.operations.filter((op) => op.command !== undefined && op.name.startsWith(`${worker}-`));
+  return [Math.min(...ops.map((op) => op.startedAt)), Math.max(...ops.map((op) => op.endedAt))];
+}
+
+describe("three workers", () => {
+  it("are provisioned in parallel and each reports containerd through its own CRI", async () => {
+    const result = expectOk(await lab.up());
+    const outputs = result.outputs.workers as Record<string, Record<string, string>>;
+    expect(Object.keys(outputs).sort()).toEqual(lab.workers.map((w) => w.name).sort());
+    for (const [index, worker] of lab.workers.entries()) {
+      expect(outputs[worker.name]?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
+      expect(outputs[worker.name]?.host).toBe(worker.host);
+      expect(await lab.onWorker("systemctl is-active containerd", index)).toBe("active\n");
+      expect(await lab.onWorker("crictl version", index)).toMatch(/^RuntimeApiVersion:\s+v1$/m);
+    }
+    const spans = lab.workers.map((worker) => span(result, worker.name));
+    const latestStart = Math.max(...spans.map(([start]) => start));
+    const earliestEnd = Math.min(...spans.map(([, end]) => end));
+    expect(latestStart).toBeLessThan(earliestEnd);
+  });
+});
