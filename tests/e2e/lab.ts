@@ -7,7 +7,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigValue, DeploymentResult, runDeployment, startDeployment, DeploymentHandle } from "./driver";
+import {
+  ConfigValue,
+  DeploymentHandle,
+  DeploymentResult,
+  OperationEvent,
+  runDeployment,
+  startDeployment,
+} from "./driver";
 import { ensureReleases, Mirror, startMirror } from "./mirror";
 import { bootWorker, ensureBridge, ensureRoot, HOST_ADDRESS, Worker } from "./sandbox/worker";
 
@@ -28,6 +35,8 @@ export interface LabOptions {
   /** Mirror throttle per connection, bytes per second. */
   bytesPerSecond?: number;
   log?: (line: string) => void;
+  /** Called for every step the driver starts and ends. */
+  onOperation?: (event: OperationEvent) => void;
 }
 
 export interface Lab {
@@ -78,6 +87,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     stateFile,
     preview,
     config: config(overrides),
+    onOperation: options.onOperation,
   });
 
   return {
