@@ -220,17 +220,59 @@ async function resolveStackOutputs(exported: Record<string, unknown>, into: Stac
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How long the engine must be idle (no step running, no registration arriving) before RPCs the SDK still
+ * holds open are taken as never completing: briefly after a failed step, much longer otherwise. */
+const STUCK_AFTER_FAILURE_MS = 300;
+const STUCK_MS = 30_000;
+
+/** Resolves once the engine has been idle for the quiet period (checked as it goes, so a step failing
+ * meanwhile shortens it); cancel() stops the polling. */
+function engineIdle(): { idle: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<void>((resolve) => {
+    timer = setInterval(() => {
+      const quiet = engine.failed ? STUCK_AFTER_FAILURE_MS : STUCK_MS;
+      if (engine.inFlight === 0 && Date.now() - engine.lastActivity >= quiet) resolve();
+    }, 50);
+  });
+  return { idle, cancel: () => clearInterval(timer) };
+}
+
+/** waitForRPCs, or false once the engine has been idle long enough that the outstanding RPCs never finish. */
+async function waitForRPCsOrStuck(): Promise<boolean> {
+  const watch = engineIdle();
+  try {
+    return await Promise.race([settings.waitForRPCs().then(() => true), watch.idle.then(() => false)]);
+  } finally {
+    watch.cancel();
+  }
+}
+
 /** Waits until no registration or other RPC is outstanding, including resources declared inside applies
- * that run after an earlier registration completed. */
+ * that run after an earlier registration completed.
+ *
+ * The SDK keeps an RPC open (rpcKeepAlive) until its inputs settle, and waitForRPCs waits for all of them in a
+ * chain. After a failed step some never settle: a resource whose dependency failed is never registered and
+ * its outputs stay pending forever (prepareResource rejects, nothing resolves them), so a component's
+ * registerOutputs over such an output (ContainerdWorker's runtimeVersion from its verify step's stdout)
+ * holds its RPC, and every later one behind it, for good. pulumi up ends there all the same: the engine stops
+ * and the language host goes with it. So once a step has failed and the engine is idle (nothing running,
+ * nothing arriving), what is still outstanding is abandoned; without a failure, that takes STUCK_MS and is a
+ * program error (the Node.js language host would exit on an empty event loop and report the leaked promises). */
 async function drain(): Promise<void> {
   for (;;) {
     const before = engine.registrations;
-    await settings.waitForRPCs();
+    if (!(await waitForRPCsOrStuck())) break;
     await sleep(20);
-    if (engine.registrations === before) {
-      await settings.waitForRPCs();
-      return;
-    }
+    if (engine.registrations !== before) continue;
+    if (!(await waitForRPCsOrStuck())) break;
+    return;
+  }
+  if (!engine.failed) {
+    engine.programError(
+      `program error: the program still has resource operations outstanding after ${STUCK_MS / 1000}s with nothing ` +
+        `running (an input or registerOutputs value that never settles)`,
+    );
   }
 }
 

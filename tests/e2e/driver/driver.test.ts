@@ -431,6 +431,78 @@ describe("driver: failures", () => {
     expect(op(r2, "slow").op).toBe("same");
   });
 
+  it("a failure whose dependents feed registerOutputs and stack outputs ends promptly (no hang)", async () => {
+    // The shape of index.ts + ContainerdWorker: the dependent of the failing step is never registered, so its
+    // stdout stays pending forever; the component's registerOutputs over it keeps an SDK RPC open for good and
+    // stack outputs computed from it (pulumi.all/apply) never settle.
+    const dir = workdir();
+    interface FP {
+      conn: Conn;
+      dir: string;
+    }
+    const program = (ctx: ProgramContext<FP>) => {
+      const { dir: d, conn: c } = ctx.params;
+      const { pulumi } = ctx;
+      class Worker extends pulumi.ComponentResource {
+        readonly report: ReturnType<typeof pulumi.output<string>>;
+        readonly endpoint: ReturnType<typeof pulumi.output<string>>;
+        constructor(name: string) {
+          super("test:index:Worker", name, {}, {});
+          const bad = new ctx.command.remote.Command(
+            `${name}-bad`,
+            { connection: c, create: "echo fetch failed: 404 >&2; exit 22" },
+            { parent: this },
+          );
+          const slow = new ctx.command.remote.Command(
+            `${name}-slow`,
+            { connection: c, create: `sleep 1; echo slow >> ${d}/events; echo slow` },
+            { parent: this },
+          );
+          const unit = new ctx.command.remote.Command(
+            `${name}-unit`,
+            { connection: c, create: `echo unit >> ${d}/events` },
+            { parent: this, dependsOn: [bad, slow] },
+          );
+          const verify = new ctx.command.remote.Command(
+            `${name}-verify`,
+            { connection: c, create: `echo verify >> ${d}/events; echo 2.1.9` },
+            { parent: this, dependsOn: [unit] },
+          );
+          this.report = verify.stdout.apply((s) => s.trim());
+          this.endpoint = pulumi.output("unix:///run/x.sock");
+          this.registerOutputs({ report: this.report, endpoint: this.endpoint });
+        }
+      }
+      const workers = [new Worker("w")];
+      return {
+        report: workers[0]?.report,
+        agreed: pulumi.all(workers.map((w) => w.report)).apply((all) => all[0] ?? ""),
+        perWorker: pulumi.output({ w: { version: workers[0]?.report, endpoint: workers[0]?.endpoint } }),
+        endpoint: pulumi.all(workers.map((w) => w.endpoint)).apply((all) => all[0] ?? ""),
+      };
+    };
+    const t0 = Date.now();
+    const r = await runDeployment<FP>({
+      program,
+      params: { conn: conn(), dir },
+      stateFile: path.join(dir, "state.json"),
+      timeoutMs: 60_000, // a hang ends as SIGKILL (and fails below) instead of outliving the test
+    });
+    const took = Date.now() - t0;
+    expect(r.signal).toBeNull();
+    expect(r.exitCode).toBe(0);
+    expect(r.ok).toBe(false);
+    expect(r.error).toContain("command:remote:Command (w-bad)");
+    expect(r.error).toContain("404");
+    expect(took).toBeLessThan(15_000);
+    expect(op(r, "w-slow").exitCode).toBe(0); // independent: it finished
+    expect(r.operations.some((o) => o.name === "w-unit" || o.name === "w-verify")).toBe(false);
+    expect(events(dir)).toEqual(["slow"]);
+    // What settled is reported; what hangs on the failed step is left out.
+    expect(r.outputs).toEqual({ endpoint: "unix:///run/x.sock" });
+    expect(readState(path.join(dir, "state.json"))?.resources.map((x) => x.name)).toEqual(["w", "w-slow"]);
+  });
+
   it("a failed update keeps the old state, so the next run tries the update again", async () => {
     const dir = workdir();
     expectOk(await up(dir, [{ name: "u", create: "echo v1" }]));

@@ -415,9 +415,24 @@ export class Engine {
 
   /** Count of RegisterResource requests received (child.ts uses it to know the program has settled). */
   registrations = 0;
+  /** RegisterResource requests not answered yet (steps running). */
+  inFlight = 0;
+  /** When a registration last arrived or was answered (Date.now()). */
+  lastActivity = Date.now();
 
   async register(info: RegisterInfo): Promise<RegisterOutcome> {
     this.registrations++;
+    this.inFlight++;
+    this.lastActivity = Date.now();
+    try {
+      return await this.registerStep(info);
+    } finally {
+      this.inFlight--;
+      this.lastActivity = Date.now();
+    }
+  }
+
+  private async registerStep(info: RegisterInfo): Promise<RegisterOutcome> {
     if (this.registered.has(info.urn)) {
       throw new Error(`Duplicate resource URN '${info.urn}'; try giving it a unique name`);
     }
@@ -681,6 +696,7 @@ export class Engine {
 
   /** registerOutputs of a component. */
   registerOutputs(urn: string, outputs: Plain): void {
+    this.lastActivity = Date.now();
     const e = this.live(urn);
     if (!e || this.o.preview) return;
     e.outputs = outputs;
