@@ -1,0 +1,109 @@
+/**
+ * Faults on the host side: a bad checksum, a corrupt, missing or truncated
+ * download, a sudo that wants a password, an apply killed mid-way. Each gives
+ * an error naming the worker and the step, and leaves the installed runtime
+ * as it was; the next apply converges.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findArtifact } from "./mirror";
+import { NEEDSPW_USER } from "./sandbox/worker";
+import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+
+let lab: Lab;
+let worker: string;
+let runcSha256: string;
+beforeAll(async () => {
+  lab = await startLab({ workers: 1 });
+  worker = lab.workers[0]?.name ?? "";
+  const runc = findArtifact(lab.mirror.releases, "runc", MIRROR_VERSIONS.runc, "amd64");
+  runcSha256 = createHash("sha256")
+    .update(fs.readFileSync(`${lab.mirror.releases.root}/${runc.urlPath}`))
+    .digest("hex");
+  expectOk(await lab.up());
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+async function installedRunc(): Promise<string> {
+  return lab.onWorker("sha256sum /usr/local/sbin/runc | cut -d' ' -f1; systemctl is-active containerd");
+}
+
+describe("5. a bad artifact fails its step by name and leaves the installed binary untouched", () => {
+  const wrong = "0".repeat(64);
+  it.each([
+    {
+      what: "a pinned checksum that does not match",
+      pin: () => wrong,
+      fault: undefined,
+      message: () => new RegExp(`checksum mismatch for runc\\.amd64 .*: expected sha256 ${wrong}, got ${runcSha256}`),
+    },
+    {
+      what: "a corrupt download",
+      pin: () => runcSha256,
+      fault: "corrupt" as const,
+      message: () =>
+        new RegExp(`checksum mismatch for runc\\.amd64 .*: expected sha256 ${runcSha256}, got [0-9a-f]{64}`),
+    },
+    { what: "a 404", pin: () => runcSha256, fault: "404" as const, message: () => /runc\.amd64 failed: .*404/ },
+    {
+      what: "a truncated download",
+      pin: () => runcSha256,
+      fault: "truncate" as const,
+      message: () => /download of .*runc\.amd64 failed: curl: \(18\)/,
+    },
+  ])("$what", async ({ pin, fault, message }) => {
+    const before = await installedRunc();
+    lab.mirror.clearFaults();
+    if (fault) lab.mirror.setFault("/runc.amd64", fault);
+    const result = await lab.up({ runcSha256: pin() });
+    lab.mirror.clearFaults();
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain(`${worker}-runc`);
+    expect(result.error).toContain(`containerd-worker: worker ${worker}, step runc:`);
+    expect(result.error).toMatch(message());
+    expect(await installedRunc()).toBe(before);
+  });
+
+  it("converges once the artifact is right again", async () => {
+    const result = expectOk(await lab.up({ runcSha256 }));
+    expect(stepsRun(result, worker)).toEqual(["runc:create", "verify:create"]);
+  });
+});
+
+describe("6. a sudo that wants a password", () => {
+  it("fails the first step at once with a clear message, and does not hang", async () => {
+    const host = lab.workers[0]?.host ?? "";
+    const started = Date.now();
+    const result = await lab.up({ runcSha256, hosts: JSON.stringify([`${worker}=${NEEDSPW_USER}@${host}`]) });
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(result.ok).toBe(false);
+    expect(result.error).toContain(
+      `containerd-worker: worker ${worker}, step ready: user ${NEEDSPW_USER} cannot run sudo without a password`,
+    );
+    expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
+  });
+});
+
+describe("7. an apply killed mid-way converges on the next one", () => {
+  it("kills the deployment during the downloads of a fresh install, then applies again", async () => {
+    expectOk(await lab.destroy());
+    lab.mirror.setBytesPerSecond(4_000_000);
+    const handle = lab.startUp();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    handle.kill("SIGKILL");
+    const killed = await handle.done;
+    lab.mirror.setBytesPerSecond(undefined);
+    expect(killed.signal).toBe("SIGKILL");
+    const partial = lab.mirror.requests.filter((request) => !request.complete);
+    expect(partial.length).toBeGreaterThan(0);
+
+    const result = expectOk(await lab.up());
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
+    expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
+    expect(await lab.onWorker("crictl version")).toMatch(/^RuntimeName:\s+containerd$/m);
+  });
+});
