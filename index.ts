@@ -78,6 +78,7 @@ const runtimes = targets.map(
   (target) =>
     new ContainerdWorker(target.name, {
       ...stack.options,
+      detectHostDrift: stack.detectHostDrift,
       connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey },
     }),
 );

@@ -4,6 +4,8 @@ import * as remote from "@pulumi/command/remote";
 import { PATHS, RUNTIME_ENDPOINT } from "./catalog";
 import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
 import { checkConnection, InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
+import { assessDrift, DriftingStep, parseHostState, probeScript } from "./hostDrift";
+import { ProbeConnection, runProbe } from "./hostReader";
 import { planWorker, StepId } from "./workerPlan";
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
@@ -15,6 +17,13 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * as a secret. A non-root user needs passwordless sudo.
    */
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /**
+   * Read the worker (one read-only SSH round trip) on every preview and up, so
+   * that what changed on it by hand shows as a change of the step that owns it
+   * and the next up restores it. Default `true`; `false` where the machine
+   * running Pulumi cannot reach the worker.
+   */
+  detectHostDrift?: boolean;
 }
 
 /** Knows a connection's host/port/user where they are plain values, so preview can check them. */
@@ -79,15 +88,26 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       .apply((value) => validated(() => (checkConnection(value), value)));
 
     const plan = planWorker(name, options);
+    const generations =
+      args.detectHostDrift === false
+        ? pulumi.output({})
+        : connection.apply((value) => this.readDrift(name, value as ProbeConnection));
+    // The scripts carry each step's generation; everything else about them is known now.
+    const planned = generations.apply((known) => planWorker(name, options, known));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
+      // Present or absent as in the plan without generations; only the text can differ.
+      const script = (kind: "create" | "update" | "delete"): pulumi.Output<string> | undefined =>
+        step[kind] === undefined
+          ? undefined
+          : planned.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {
           connection,
-          create: step.create,
-          update: step.update,
-          delete: step.delete,
+          create: script("create"),
+          update: script("update"),
+          delete: script("delete"),
           stdin: step.stdin,
           // The provider would send previous output through SSH setenv, which
           // sshd refuses unless AcceptEnv allows it; our scripts never read it.
@@ -127,5 +147,26 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       cniConfDir: this.cniConfDir,
       config: this.config,
     });
+  }
+
+  /** Reads the worker and returns the generation each step must carry; reports every drift by worker and part. */
+  private async readDrift(name: string, connection: ProbeConnection): Promise<Partial<Record<DriftingStep, number>>> {
+    let stdout: string;
+    try {
+      stdout = await runProbe(connection, probeScript());
+    } catch (error) {
+      void pulumi.log.warn(
+        `worker ${name}: cannot read ${connection.host} to check for host drift (${(error as Error).message}); ` +
+          "its steps are planned from the stack alone",
+        this,
+      );
+      return {};
+    }
+    const assessment = assessDrift(parseHostState(stdout));
+    const next = pulumi.runtime.isDryRun() ? "the next up restores it" : "restoring it";
+    for (const drift of assessment.drifts) {
+      void pulumi.log.warn(`host drift on worker ${name}, step ${drift.step}: ${drift.what}; ${next}`, this);
+    }
+    return assessment.generations;
   }
 }

@@ -9,7 +9,9 @@
  */
 import { Artifact, ChecksumFormat, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
+import { generationFile, manifestFile, PART_STEP } from "./hostDrift";
 import { script, scriptHeader, shellQuote, StepLabel } from "./shell";
+import type { StepId } from "./workerPlan";
 
 /** `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect. */
 const CURL = "curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
@@ -124,10 +126,6 @@ function selfCheck(artifact: Artifact): string {
   ].join("\n");
 }
 
-function manifestPath(artifact: Artifact): string {
-  return `${PATHS.manifestDir}/${artifact.part}.files`;
-}
-
 /**
  * Downloads one release artifact into a temporary directory, checks its sha256
  * (pinned, or from the release's own checksum file), runs it once, then
@@ -138,7 +136,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
   return script(
     scriptHeader(label),
     `file=${shellQuote(artifact.fileName)}`,
-    `manifest=${shellQuote(manifestPath(artifact))}`,
+    `manifest=${shellQuote(manifestFile(PART_STEP[artifact.part]))}`,
     TEMP_DIR,
     "download() {",
     "  local err",
@@ -156,12 +154,13 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     'for i in "${!sources[@]}"; do',
     '  place "${sources[$i]}" "${targets[$i]}" 0755',
     "done",
-    "# Remove what the previous version installed and this one no longer ships.",
-    'printf \'%s\\n\' "${targets[@]}" >"$work/manifest"',
+    "# Record what was installed (sha256sum's format, so drift can be checked),",
+    "# and remove what the previous version installed and this one no longer ships.",
+    'sha256sum -- "${targets[@]}" >"$work/manifest"',
     "if [[ -f $manifest ]]; then",
     "  while IFS= read -r old; do",
-    '    grep -Fxq -- "$old" "$work/manifest" || rm -f -- "$old"',
-    '  done <"$manifest"',
+    '    printf \'%s\\n\' "${targets[@]}" | grep -Fxq -- "$old" || rm -f -- "$old"',
+    '  done < <(cut -d" " -f3- "$manifest")',
     "fi",
     'place "$work/manifest" "$manifest" 0644',
     `echo "installed ${artifact.part} ${artifact.version} (sha256 $actual): \${targets[*]}"`,
@@ -172,12 +171,11 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
 export function uninstallScript(label: StepLabel, artifact: Artifact): string {
   return script(
     scriptHeader(label),
-    `manifest=${shellQuote(manifestPath(artifact))}`,
+    `manifest=${shellQuote(manifestFile(PART_STEP[artifact.part]))}`,
     "if [[ -f $manifest ]]; then",
-    '  xargs -r -d "\\n" rm -f -- <"$manifest"',
+    '  cut -d" " -f3- "$manifest" | xargs -r -d "\\n" rm -f --',
     '  rm -f -- "$manifest"',
     "fi",
-    `rmdir --ignore-fail-on-non-empty ${shellQuote(PATHS.manifestDir)} 2>/dev/null || true`,
     `echo "removed ${artifact.part}"`,
   );
 }
@@ -220,6 +218,29 @@ export function removeFileScript(label: StepLabel, path: string): string {
     dir === "/etc" ? "" : `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`,
     `echo "removed ${path}"`,
   );
+}
+
+/**
+ * Records on the worker that a step has run at `generation`, and the sha256 of
+ * the file it wrote, if it wrote one (install steps record their own files).
+ * See hostDrift.ts.
+ */
+export function recordRun(step: StepId, generation: number, writtenFile?: string): string {
+  return [
+    `mkdir -p ${PATHS.manifestDir}`,
+    writtenFile === undefined ? "" : `sha256sum -- ${writtenFile} >${manifestFile(step)}`,
+    `echo ${generation} >${generationFile(step)}`,
+  ]
+    .filter((line) => line !== "")
+    .join("\n");
+}
+
+/** Forgets a step's records on destroy, and the record directory once it is empty. */
+export function forgetRun(step: StepId): string {
+  return [
+    `rm -f -- ${generationFile(step)} ${manifestFile(step)}`,
+    `rmdir --ignore-fail-on-non-empty ${PATHS.manifestDir} 2>/dev/null || true`,
+  ].join("\n");
 }
 
 /** Fails with the unit's status and the end of its journal: why containerd is not running. */
@@ -271,10 +292,14 @@ export function removeUnitScript(label: StepLabel): string {
 export interface RuntimeState {
   containerdVersion: string;
   configSha256: string;
+  /** The config step's generation: a config repaired after drift restarts containerd too. */
+  configGeneration: number;
 }
 
 function checkInstalledState(state: RuntimeState): string {
   return [
+    `config_generation=$(cat ${generationFile("config")} 2>/dev/null || true)`,
+    `[[ $config_generation == ${state.configGeneration} ]] || fail "the config step has not written generation ${state.configGeneration} yet (found '$config_generation')"`,
     `actual_config=$(sha256sum ${PATHS.containerdConfig} | awk '{ print $1 }')`,
     `[[ $actual_config == ${shellQuote(state.configSha256)} ]] || fail "${PATHS.containerdConfig} is not the rendered one (sha256 $actual_config, expected ${state.configSha256})"`,
     `installed=$(${PATHS.containerdBinDir}/containerd --version 2>&1) || fail "containerd does not run: $installed"`,

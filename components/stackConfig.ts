@@ -28,6 +28,8 @@ export interface StackConfig {
   workers: { kind: "hosts"; hosts: ExistingHost[] } | { kind: "ec2"; ec2: Ec2Workers };
   /** SSH user for workers that don't name one. */
   sshUser: string;
+  /** Read each worker on preview and up to report and repair host drift. */
+  detectHostDrift: boolean;
   options: WorkerOptionsInput;
 }
 
@@ -92,6 +94,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     checksums: perPart(config, "Sha256"),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
+  const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;
 
   const specs = config.getObject<unknown>("hosts") ?? [];
   if (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string")) {
@@ -104,7 +107,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
       names.add(host.name);
     }
-    return { workers: { kind: "hosts", hosts }, sshUser, options };
+    return { workers: { kind: "hosts", hosts }, sshUser, detectHostDrift, options };
   }
 
   const count = config.getNumber("workerCount") ?? 2;
@@ -132,6 +135,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       },
     },
     sshUser,
+    detectHostDrift,
     options,
   };
 }

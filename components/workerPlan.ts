@@ -9,9 +9,12 @@ import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { renderContainerdUnit } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
 import { WorkerOptions } from "./options";
+import { DriftingStep, DRIFTING_STEPS } from "./hostDrift";
 import {
+  forgetRun,
   installScript,
   readyScript,
+  recordRun,
   removeFileScript,
   removeUnitScript,
   restartScript,
@@ -78,9 +81,27 @@ export function sha256(text: string): string {
  * reloads containerd when the config or its version changes; `verify` needs
  * the running runtime, crictl and crictl.yaml.
  */
-export function planWorker(worker: string, options: WorkerOptions): WorkerPlan {
+export function planWorker(
+  worker: string,
+  options: WorkerOptions,
+  generations: Partial<Record<DriftingStep, number>> = {},
+): WorkerPlan {
   const label = (step: StepId): StepLabel => ({ worker, step });
-  const command = (step: StepId, body: string): string => rootCommand(label(step), body);
+  const generation = (step: StepId): number | undefined =>
+    (DRIFTING_STEPS as readonly string[]).includes(step) ? (generations[step as DriftingStep] ?? 0) : undefined;
+  // A step whose result can drift records its generation (and the file it wrote) when it runs,
+  // and forgets both on destroy.
+  const writtenFile: Partial<Record<StepId, string>> = {
+    config: PATHS.containerdConfig,
+    "crictl-yaml": PATHS.crictlConfig,
+    unit: PATHS.containerdUnit,
+  };
+  const command = (step: StepId, body: string, kind: "create" | "delete" = "create"): string => {
+    const n = generation(step);
+    if (n === undefined) return rootCommand(label(step), body);
+    const record = kind === "create" ? recordRun(step, n, writtenFile[step]) : forgetRun(step);
+    return rootCommand(label(step), `${body}${record}\n`);
+  };
   const config = renderContainerdConfig({
     containerdVersion: options.versions.containerd,
     sandboxImage: options.sandboxImage,
@@ -88,7 +109,11 @@ export function planWorker(worker: string, options: WorkerOptions): WorkerPlan {
   });
   const unit = renderContainerdUnit();
   const crictlConfig = renderCrictlConfig();
-  const runtimeState = { containerdVersion: options.versions.containerd, configSha256: sha256(config.text) };
+  const runtimeState = {
+    containerdVersion: options.versions.containerd,
+    configSha256: sha256(config.text),
+    configGeneration: generations.config ?? 0,
+  };
 
   const installs: Step[] = (Object.keys(INSTALL_STEP) as Part[]).map((part) => {
     const id = INSTALL_STEP[part];
@@ -96,7 +121,7 @@ export function planWorker(worker: string, options: WorkerOptions): WorkerPlan {
     return {
       id,
       create: command(id, installScript(label(id), artifact, options.checksums[part])),
-      delete: command(id, uninstallScript(label(id), artifact)),
+      delete: command(id, uninstallScript(label(id), artifact), "delete"),
       dependsOn: ["ready"],
     };
   });
@@ -107,21 +132,21 @@ export function planWorker(worker: string, options: WorkerOptions): WorkerPlan {
     {
       id: "config",
       create: command("config", writeFileScript(label("config"), PATHS.containerdConfig)),
-      delete: command("config", removeFileScript(label("config"), PATHS.containerdConfig)),
+      delete: command("config", removeFileScript(label("config"), PATHS.containerdConfig), "delete"),
       stdin: config.text,
       dependsOn: ["ready"],
     },
     {
       id: "crictl-yaml",
       create: command("crictl-yaml", writeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
-      delete: command("crictl-yaml", removeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
+      delete: command("crictl-yaml", removeFileScript(label("crictl-yaml"), PATHS.crictlConfig), "delete"),
       stdin: crictlConfig,
       dependsOn: ["ready"],
     },
     {
       id: "unit",
       create: command("unit", unitScript(label("unit"))),
-      delete: command("unit", removeUnitScript(label("unit"))),
+      delete: command("unit", removeUnitScript(label("unit")), "delete"),
       stdin: unit,
       dependsOn: ["runc", "containerd", "cni-plugins", "config"],
     },

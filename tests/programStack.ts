@@ -20,7 +20,11 @@ export async function loadProgram(
   config: Record<string, unknown>,
   mocks: MockOptions = {},
 ): Promise<{ run: MockedRun; program: typeof import("../index") }> {
-  const values: Record<string, string> = { "containerd-workers:sshPrivateKey": TEST_PRIVATE_KEY };
+  // The test hosts are documentation addresses: nothing may try to reach them.
+  const values: Record<string, string> = {
+    "containerd-workers:sshPrivateKey": TEST_PRIVATE_KEY,
+    "containerd-workers:detectHostDrift": "false",
+  };
   for (const [key, value] of Object.entries(config)) {
     values[`containerd-workers:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
   }

@@ -20,7 +20,12 @@ function allCommands(): { name: string; command: string }[] {
   const commands: { name: string; command: string }[] = [];
   for (const arch of ARCHES) {
     for (const [index, variant] of variants.entries()) {
-      const plan = planWorker("worker-0", resolveOptions({ ...variant, arch }));
+      // A repaired worker's scripts carry generations (see hostDrift.ts).
+      const plan = planWorker(
+        "worker-0",
+        resolveOptions({ ...variant, arch }),
+        index === 1 ? { config: 2, runc: 1 } : {},
+      );
       for (const step of plan.steps) {
         for (const kind of ["create", "update", "delete"] as const) {
           const command = step[kind];

@@ -42,6 +42,23 @@ describe("planWorker", () => {
     for (const s of plan.steps) expect(s.create).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
   });
 
+  it("records each drifting step's generation when it runs and forgets it on destroy", () => {
+    const repaired = planWorker("worker-0", resolveOptions({}), { config: 3, "crictl-yaml": 1 });
+    const stepOf = (id: string) => repaired.steps.find((s) => s.id === id);
+    expect(stepOf("config")?.create).toContain("echo 3 >/var/lib/containerd-worker/config.generation");
+    expect(stepOf("crictl-yaml")?.create).toContain("echo 1 >/var/lib/containerd-worker/crictl-yaml.generation");
+    expect(stepOf("runc")?.create).toContain("echo 0 >/var/lib/containerd-worker/runc.generation");
+    expect(stepOf("config")?.delete).toContain("rm -f -- /var/lib/containerd-worker/config.generation");
+    // A repaired config restarts containerd: the restart step carries the config's generation.
+    expect(stepOf("restart")?.update).toContain("[[ $config_generation == 3 ]]");
+    expect(stepOf("restart")?.update).not.toBe(step("restart").update);
+    // Only the repaired steps (and verify, which follows every change) differ.
+    const changed = repaired.steps
+      .filter((s, i) => JSON.stringify(s) !== JSON.stringify(plan.steps[i]))
+      .map((s) => s.id);
+    expect(changed).toEqual(["config", "crictl-yaml", "restart", "verify"]);
+  });
+
   it("is deterministic", () => {
     expect(planWorker("worker-0", resolveOptions({}))).toEqual(plan);
   });

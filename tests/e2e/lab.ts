@@ -78,6 +78,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     runcVersion: MIRROR_VERSIONS.runc,
     cniVersion: MIRROR_VERSIONS.cni,
     crictlVersion: MIRROR_VERSIONS.crictl,
+    detectHostDrift: true,
     ...overrides,
   });
   const deployment = (overrides: Record<string, ConfigValue> | undefined, preview: boolean) => ({

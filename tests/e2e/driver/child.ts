@@ -98,6 +98,16 @@ const engine = new Engine({
   stackReferences: args.stackReferences,
 });
 
+// With no engine connection the SDK's pulumi.log.warn prints `warning: [runtime] <message>`
+// (sdk/nodejs/log/index.ts); the CLI would show it as a diagnostic, so it joins the warnings.
+const consoleWarn = console.warn.bind(console);
+console.warn = (...parts: unknown[]) => {
+  const text = parts.map(String).join(" ");
+  const match = /^warning: \[runtime\] ([^]*)$/.exec(text);
+  if (match?.[1] !== undefined) engine.warnings.push(engine.mask(match[1]));
+  consoleWarn(...parts);
+};
+
 const sdkErrors: string[] = [];
 const onAsyncError = (e: unknown) => {
   const msg = e instanceof Error ? e.message : String(e);

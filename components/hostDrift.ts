@@ -1,0 +1,155 @@
+/**
+ * Host drift: what changed on a worker behind Pulumi's back (an edited
+ * config.toml, a stopped or disabled containerd, a replaced binary, a removed
+ * crictl.yaml). `remote.Command` has no Read, so `pulumi refresh` cannot see
+ * any of it; instead the component reads the worker with one read-only SSH
+ * round trip on every preview and up, and turns each drifted part into a
+ * change of that part's step.
+ *
+ * How a drift becomes a change that settles: each step records on the worker
+ * how many times it has been repaired (`<step>.generation`) and carries that
+ * number in its script. A drifted part asks for the next number, so its step
+ * differs from the state and runs; once it has run, the worker holds the new
+ * number and the next preview asks for the same one: no perpetual diff.
+ */
+import { Part, PATHS } from "./catalog";
+import type { StepId } from "./workerPlan";
+
+/** The steps whose result on the worker can drift. */
+export const DRIFTING_STEPS = ["runc", "containerd", "cni-plugins", "crictl", "config", "crictl-yaml", "unit"] as const;
+export type DriftingStep = (typeof DRIFTING_STEPS)[number];
+
+/** The step that installs each downloaded part. */
+export const PART_STEP: Readonly<Record<Part, DriftingStep>> = {
+  runc: "runc",
+  containerd: "containerd",
+  cni: "cni-plugins",
+  crictl: "crictl",
+};
+
+export function generationFile(step: StepId): string {
+  return `${PATHS.manifestDir}/${step}.generation`;
+}
+
+/**
+ * What a step put in place, recorded when it ran, in sha256sum's format. A
+ * file that no longer matches its record was changed on the worker; a file
+ * that differs from what the stack now renders is a stack change, which the
+ * ordinary diff already shows.
+ */
+export function manifestFile(step: StepId): string {
+  return `${PATHS.manifestDir}/${step}.files`;
+}
+
+/**
+ * The read-only probe, run as the SSH user (no sudo: everything it reads is
+ * world-readable). POSIX sh, since it runs in the user's login shell. One line
+ * per fact: `service <active|enabled> <state>`, `record <step> <checked|missing>`,
+ * `changed <step> <path> <missing | recorded-sha256 actual-sha256>`, `generation <step> <n>`.
+ */
+export function probeScript(): string {
+  return [
+    "set -eu",
+    `dir=${PATHS.manifestDir}`,
+    'echo "service active $(systemctl is-active containerd 2>/dev/null || true)"',
+    'echo "service enabled $(systemctl is-enabled containerd 2>/dev/null || true)"',
+    `for step in ${DRIFTING_STEPS.join(" ")}; do`,
+    '  if [ -r "$dir/$step.files" ]; then',
+    "    while read -r want path; do",
+    '      if [ ! -e "$path" ]; then',
+    '        echo "changed $step $path missing"',
+    "      else",
+    '        have=$(sha256sum "$path" | cut -d" " -f1)',
+    '        [ "$have" = "$want" ] || echo "changed $step $path $want $have"',
+    "      fi",
+    '    done <"$dir/$step.files"',
+    '    echo "record $step checked"',
+    "  else",
+    '    echo "record $step missing"',
+    "  fi",
+    "done",
+    'for file in "$dir"/*.generation; do',
+    '  [ -r "$file" ] || continue',
+    "  step=${file##*/}",
+    '  echo "generation ${step%.generation} $(cat "$file")"',
+    "done",
+    "",
+  ].join("\n");
+}
+
+/** What the probe saw on one worker. */
+export interface HostState {
+  active: string;
+  enabled: string;
+  /** Per step: `undefined` when it has no record, else how each recorded file that no longer matches differs. */
+  changed: Partial<Record<DriftingStep, string[]>>;
+  /** How many times each step has been repaired on this worker. */
+  generations: Partial<Record<StepId, number>>;
+}
+
+function short(sha: string): string {
+  return `${sha.slice(0, 12)}…`;
+}
+
+function isDriftingStep(value: string): value is DriftingStep {
+  return (DRIFTING_STEPS as readonly string[]).includes(value);
+}
+
+export function parseHostState(stdout: string): HostState {
+  const state: HostState = { active: "", enabled: "", changed: {}, generations: {} };
+  for (const line of stdout.split("\n")) {
+    const [kind, key = "", ...rest] = line.trim().split(" ");
+    const value = rest.join(" ");
+    if (kind === "service" && key === "active") state.active = value;
+    else if (kind === "service" && key === "enabled") state.enabled = value;
+    else if (kind === "record" && isDriftingStep(key) && value === "checked") state.changed[key] ??= [];
+    else if (kind === "changed" && isDriftingStep(key)) {
+      const [path = "", recorded = "", actual = ""] = rest;
+      (state.changed[key] ??= []).push(
+        recorded === "missing"
+          ? `${path} is missing`
+          : `${path} changed (sha256 ${short(actual)} on the worker, ${short(recorded)} as put in place)`,
+      );
+    } else if (kind === "generation" && /^\d+$/.test(value)) {
+      state.generations[key as StepId] = Number(value);
+    }
+  }
+  return state;
+}
+
+/** A drifted part, named for the user. */
+export interface Drift {
+  step: DriftingStep;
+  what: string;
+}
+
+export interface DriftAssessment {
+  /** Nothing of the component is on the worker yet: a first install, not a drift. */
+  fresh: boolean;
+  drifts: Drift[];
+  /** The generation each step must carry: the worker's, plus one where the part drifted. */
+  generations: Record<DriftingStep, number>;
+}
+
+/** Finds what changed on the worker since the component last put it there. Pure. */
+export function assessDrift(state: HostState): DriftAssessment {
+  const fresh = DRIFTING_STEPS.every((step) => state.changed[step] === undefined);
+  const drifts: Drift[] = [];
+  if (!fresh) {
+    for (const step of DRIFTING_STEPS) {
+      const changed = state.changed[step];
+      if (changed === undefined) drifts.push({ step, what: "its record of what it installed is missing" });
+      else if (changed.length > 0) drifts.push({ step, what: changed.join("; ") });
+    }
+    if (state.active !== "active") drifts.push({ step: "unit", what: `containerd is ${state.active || "not loaded"}` });
+    if (state.enabled !== "enabled") {
+      drifts.push({ step: "unit", what: `containerd is ${state.enabled || "not installed"} at boot` });
+    }
+  }
+  const generations = {} as Record<DriftingStep, number>;
+  for (const step of DRIFTING_STEPS) {
+    const current = state.generations[step] ?? 0;
+    generations[step] = drifts.some((drift) => drift.step === step) ? current + 1 : current;
+  }
+  return { fresh, drifts, generations };
+}
