@@ -88,18 +88,20 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       .apply((value) => validated(() => (checkConnection(value), value)));
 
     const plan = planWorker(name, options);
-    const generations =
+    // With drift detection, the scripts carry each step's generation as read from the
+    // worker; everything else about them is known now. Without it, they are plain text.
+    const planned =
       args.detectHostDrift === false
-        ? pulumi.output({})
-        : connection.apply((value) => this.readDrift(name, value as ProbeConnection));
-    // The scripts carry each step's generation; everything else about them is known now.
-    const planned = generations.apply((known) => planWorker(name, options, known));
+        ? undefined
+        : connection
+            .apply((value) => this.readDrift(name, value as ProbeConnection))
+            .apply((generations) => planWorker(name, options, generations));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
       // Present or absent as in the plan without generations; only the text can differ.
-      const script = (kind: "create" | "update" | "delete"): pulumi.Output<string> | undefined =>
-        step[kind] === undefined
-          ? undefined
+      const script = (kind: "create" | "update" | "delete"): pulumi.Input<string> | undefined =>
+        step[kind] === undefined || planned === undefined
+          ? step[kind]
           : planned.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
