@@ -4,9 +4,10 @@ import * as remote from "@pulumi/command/remote";
 import { PATHS, RUNTIME_ENDPOINT } from "./catalog";
 import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
 import { checkConnection, InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
-import { assessDrift, DriftingStep, parseHostState, probeScript } from "./hostDrift";
+import { assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { ProbeConnection, runProbe } from "./hostReader";
-import { planWorker, StepId } from "./workerPlan";
+import { DriftingStep, StepId } from "./steps";
+import { planWorker } from "./workerPlan";
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
 

@@ -12,20 +12,8 @@
  * differs from the state and runs; once it has run, the worker holds the new
  * number and the next preview asks for the same one: no perpetual diff.
  */
-import { Part, PATHS } from "./catalog";
-import type { StepId } from "./workerPlan";
-
-/** The steps whose result on the worker can drift. */
-export const DRIFTING_STEPS = ["runc", "containerd", "cni-plugins", "crictl", "config", "crictl-yaml", "unit"] as const;
-export type DriftingStep = (typeof DRIFTING_STEPS)[number];
-
-/** The step that installs each downloaded part. */
-export const PART_STEP: Readonly<Record<Part, DriftingStep>> = {
-  runc: "runc",
-  containerd: "containerd",
-  cni: "cni-plugins",
-  crictl: "crictl",
-};
+import { PATHS } from "./catalog";
+import { DRIFTING_STEPS, DriftingStep, StepId } from "./steps";
 
 export function generationFile(step: StepId): string {
   return `${PATHS.manifestDir}/${step}.generation`;

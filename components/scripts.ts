@@ -9,9 +9,9 @@
  */
 import { Artifact, ChecksumFormat, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
-import { generationFile, manifestFile, PART_STEP } from "./hostDrift";
+import { generationFile, manifestFile } from "./hostDrift";
 import { script, scriptHeader, shellQuote, StepLabel } from "./shell";
-import type { StepId } from "./workerPlan";
+import { INSTALL_STEP, StepId } from "./steps";
 
 /** `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect. */
 const CURL = "curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
@@ -136,7 +136,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
   return script(
     scriptHeader(label),
     `file=${shellQuote(artifact.fileName)}`,
-    `manifest=${shellQuote(manifestFile(PART_STEP[artifact.part]))}`,
+    `manifest=${shellQuote(manifestFile(INSTALL_STEP[artifact.part]))}`,
     TEMP_DIR,
     "download() {",
     "  local err",
@@ -171,7 +171,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
 export function uninstallScript(label: StepLabel, artifact: Artifact): string {
   return script(
     scriptHeader(label),
-    `manifest=${shellQuote(manifestFile(PART_STEP[artifact.part]))}`,
+    `manifest=${shellQuote(manifestFile(INSTALL_STEP[artifact.part]))}`,
     "if [[ -f $manifest ]]; then",
     '  cut -d" " -f3- "$manifest" | xargs -r -d "\\n" rm -f --',
     '  rm -f -- "$manifest"',

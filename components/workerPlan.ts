@@ -9,7 +9,7 @@ import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { renderContainerdUnit } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
 import { WorkerOptions } from "./options";
-import { DriftingStep, DRIFTING_STEPS } from "./hostDrift";
+import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
   forgetRun,
   installScript,
@@ -24,29 +24,6 @@ import {
   writeFileScript,
 } from "./scripts";
 import { rootCommand, StepLabel } from "./shell";
-
-/** Step ids; a child is named `${componentName}-${id}`. */
-export const STEP_IDS = [
-  "ready",
-  "runc",
-  "containerd",
-  "cni-plugins",
-  "crictl",
-  "config",
-  "crictl-yaml",
-  "unit",
-  "restart",
-  "verify",
-] as const;
-export type StepId = (typeof STEP_IDS)[number];
-
-/** The step that installs each downloaded part. */
-export const INSTALL_STEP: Readonly<Record<Part, StepId>> = {
-  runc: "runc",
-  containerd: "containerd",
-  cni: "cni-plugins",
-  crictl: "crictl",
-};
 
 /** One child command: what `remote.Command` gets, apart from the connection. */
 export interface Step {

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { assessDrift, DRIFTING_STEPS, HostState, parseHostState, probeScript } from "../components/hostDrift";
+import { assessDrift, HostState, parseHostState, probeScript } from "../components/hostDrift";
+import { DRIFTING_STEPS } from "../components/steps";
 
 /** What the probe prints on a worker where everything is as the component left it. */
 function inSync(extra: string[] = []): string {

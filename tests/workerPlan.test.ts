@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../components/options";
-import { planWorker, STEP_IDS } from "../components/workerPlan";
+import { STEP_IDS } from "../components/steps";
+import { planWorker } from "../components/workerPlan";
 
 const plan = planWorker("worker-0", resolveOptions({}));
 const step = (id: string) => {
