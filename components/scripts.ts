@@ -311,25 +311,19 @@ function checkInstalledState(state: RuntimeState): string {
 }
 
 /**
- * Makes a running containerd load the installed binary and config. The first
- * run only makes sure it is running (the unit step just started it with both);
- * later runs (`update`, when the config or the containerd version changed)
- * restart it. Containers survive: the unit's KillMode=process leaves the shims alone.
+ * Restarts containerd so it loads the installed binary and config. It runs only
+ * as the restart step's `update`, when the config or the containerd version
+ * changed: on a first install the unit step has just started containerd with
+ * both. Containers survive: the unit's KillMode=process leaves the shims alone.
  */
-export function restartScript(label: StepLabel, state: RuntimeState, mode: "ensure" | "restart"): string {
-  const action =
-    mode === "restart"
-      ? ['systemctl restart containerd || fail_not_running "restart"', 'echo "containerd restarted"']
-      : [
-          'systemctl is-active --quiet containerd || systemctl start containerd || fail_not_running "start"',
-          'echo "containerd running"',
-        ];
+export function restartScript(label: StepLabel, state: RuntimeState): string {
   return script(
     scriptHeader(label),
     FAIL_WITH_JOURNAL,
     checkInstalledState(state),
-    ...action,
-    `systemctl is-active --quiet containerd || fail_not_running "${mode}"`,
+    'systemctl restart containerd || fail_not_running "restart"',
+    'systemctl is-active --quiet containerd || fail_not_running "restart"',
+    'echo "containerd restarted"',
   );
 }
 

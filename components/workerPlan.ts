@@ -29,7 +29,7 @@ import { rootCommand, StepLabel } from "./shell";
 export interface Step {
   id: StepId;
   /** Runs when the step is created, and again on any change when `update` is absent. */
-  create: string;
+  create?: string;
   /** Runs instead of `create` when an input changed. */
   update?: string;
   /** Runs on destroy. */
@@ -129,8 +129,8 @@ export function planWorker(
     },
     {
       id: "restart",
-      create: command("restart", restartScript(label("restart"), runtimeState, "ensure")),
-      update: command("restart", restartScript(label("restart"), runtimeState, "restart")),
+      // No create: a first install needs no restart, so nothing connects for it.
+      update: command("restart", restartScript(label("restart"), runtimeState)),
       dependsOn: ["unit", "containerd", "config"],
     },
   ];

@@ -35,12 +35,12 @@ describe("planWorker", () => {
   });
 
   it("restarts containerd only on update, never on first create", () => {
-    expect(step("restart").create).not.toContain("systemctl restart containerd");
+    expect(step("restart").create).toBeUndefined();
     expect(step("restart").update).toContain("systemctl restart containerd");
   });
 
   it("names the worker and step in every failure message", () => {
-    for (const s of plan.steps) expect(s.create).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
+    for (const s of plan.steps) expect(s.create ?? s.update).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
   });
 
   it("records each drifting step's generation when it runs and forgets it on destroy", () => {
