@@ -87,6 +87,28 @@ function expectedChecksum(artifact: Artifact, pinned: string | undefined): strin
   ].join("\n");
 }
 
+/**
+ * Downloads the artifact to `$work/$file`. A tarball is unpacked into a scratch
+ * directory as it arrives, so unpacking costs no time after the download;
+ * nothing leaves the scratch directory before the checksum has matched.
+ */
+function fetchArtifact(artifact: Artifact): string {
+  const url = shellQuote(artifact.url);
+  if (artifact.packaging.kind === "binary") return `download ${url} "$work/$file"`;
+  return [
+    'mkdir "$work/unpacked"',
+    // tar's status is kept and the rest drained, so a corrupt stream still downloads whole and fails on its
+    // checksum. curl retries only failures that come before the body (--retry), so the stream is never doubled.
+    "set +e",
+    `${CURL} ${url} 2>"$work/curl.log" | tee "$work/$file" |`,
+    '  { tar -xzf - -C "$work/unpacked" 2>"$work/tar.log"; echo $? >"$work/tar.status"; cat >/dev/null; }',
+    "curl_status=${PIPESTATUS[0]}",
+    "set -e",
+    `(( curl_status == 0 )) || fail "download of ${artifact.url} failed: $(cat "$work/curl.log")"`,
+  ].join("\n");
+}
+
+/** Lists what to install: `sources` in the scratch directory and their `targets`. */
 function unpack(artifact: Artifact): string {
   const { packaging } = artifact;
   if (packaging.kind === "binary") {
@@ -100,8 +122,7 @@ function unpack(artifact: Artifact): string {
     ].join("\n");
   }
   return [
-    'mkdir "$work/unpacked"',
-    'tar -xzf "$work/$file" -C "$work/unpacked" || fail "cannot unpack $file"',
+    '[[ $(cat "$work/tar.status") == 0 ]] || fail "cannot unpack $file: $(cat "$work/tar.log")"',
     `src="$work/unpacked/${packaging.member}"`,
     `[[ -d $src ]] || fail "$file has no ${packaging.member}/"`,
     "# Executables only: release tarballs also carry LICENSE and README files.",
@@ -145,7 +166,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     "  fi",
     "}",
     PLACE_FUNCTION,
-    `download ${shellQuote(artifact.url)} "$work/$file"`,
+    fetchArtifact(artifact),
     expectedChecksum(artifact, pinnedChecksum),
     "actual=$(sha256sum \"$work/$file\" | awk '{ print $1 }')",
     `[[ $actual == "$expected" ]] || fail "checksum mismatch for $file from ${artifact.url}: expected sha256 $expected, got $actual"`,
