@@ -91,11 +91,13 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const plan = planWorker(name, options);
     // With drift detection, the scripts carry each step's generation as read from the
     // worker; everything else about them is known now. Without it, they are plain text.
+    // The repair counts hold nothing secret, though they come from the (secret) connection:
+    // unsecret them so the scripts stay readable in `pulumi preview --diff`.
     const planned =
       args.detectHostDrift === false
         ? undefined
-        : connection
-            .apply((value) => this.readDrift(name, value as ProbeConnection))
+        : pulumi
+            .unsecret(connection.apply((value) => this.readDrift(name, value as ProbeConnection)))
             .apply((generations) => planWorker(name, options, generations));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {

@@ -6,7 +6,7 @@
  * config); a preview right after shows nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DeploymentResult } from "./driver";
+import { DeploymentResult, readState } from "./driver";
 import { expectOk, Lab, startLab, stepsRun } from "./lab";
 
 let lab: Lab;
@@ -48,6 +48,12 @@ describe("an untouched worker", () => {
   it("shows no change, preview after preview", async () => {
     await previewShowsNothing();
     await previewShowsNothing();
+  });
+
+  it("keeps the scripts readable: read through the secret connection, they are not secret", () => {
+    const config = readState(lab.stateFile)?.resources.find((r) => r.name === `${target}-config`);
+    expect(typeof config?.inputs.create).toBe("string");
+    expect(config?.inputs.create).toContain("step config");
   });
 });
 
