@@ -40,7 +40,8 @@ describe("planWorker", () => {
   });
 
   it("names the worker and step in every failure message", () => {
-    for (const s of plan.steps) expect(s.create ?? s.update).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
+    for (const s of plan.steps)
+      expect(s.create ?? s.update).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
   });
 
   it("records each drifting step's generation when it runs and forgets it on destroy", () => {
