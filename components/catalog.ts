@@ -45,6 +45,8 @@ export const PATHS = {
   crictlBinDir: "/usr/local/bin",
   containerdConfig: "/etc/containerd/config.toml",
   containerdUnit: "/etc/systemd/system/containerd.service",
+  /** systemd drop-in that gives containerd its HTTP(S) proxy environment. */
+  containerdProxyDropIn: "/etc/systemd/system/containerd.service.d/http-proxy.conf",
   crictlConfig: "/etc/crictl.yaml",
   /** Lists of the files each install step put in place, so an upgrade or a destroy removes exactly those. */
   manifestDir: "/var/lib/containerd-worker",

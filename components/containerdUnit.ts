@@ -4,6 +4,7 @@
  * or an air-gapped worker needs nothing but the release artifacts.
  */
 import { PATHS } from "./catalog";
+import type { HttpProxyInput } from "./options";
 
 /** One `[Section]` of a unit file: ordered `Key=value` pairs (a key may repeat). */
 export type UnitSection = [section: string, entries: [key: string, value: string][]];
@@ -50,4 +51,22 @@ export function renderUnit(sections: UnitSection[]): string {
 
 export function renderContainerdUnit(): string {
   return renderUnit(containerdUnitSections());
+}
+
+/** What `systemctl show -p Environment containerd` must list once the drop-in is in effect. */
+export function proxyEnvironment(proxy: HttpProxyInput | undefined): string[] {
+  if (proxy === undefined) return [];
+  const pairs: [string, string | undefined][] = [
+    ["HTTP_PROXY", proxy.http],
+    ["HTTPS_PROXY", proxy.https],
+    ["NO_PROXY", proxy.noProxy?.join(",")],
+  ];
+  return pairs.filter(([, value]) => value !== undefined && value !== "").map(([name, value]) => `${name}=${value}`);
+}
+
+/** The proxy drop-in: each pair quoted, and `%` doubled so systemd reads no specifier. Empty without a proxy. */
+export function renderProxyDropIn(proxy: HttpProxyInput | undefined): string {
+  const pairs = proxyEnvironment(proxy);
+  if (pairs.length === 0) return "";
+  return renderUnit([["Service", pairs.map((pair) => ["Environment", `"${pair.replace(/%/g, "%%")}"`])]]);
 }

@@ -23,6 +23,16 @@ export interface WorkerOptionsInput {
   systemdCgroup?: boolean;
   downloadBaseUrl?: string;
   checksums?: Partial<Record<Part, string>>;
+  /** The proxy containerd uses to pull images (not the downloads, which run on the worker as root's curl). */
+  httpProxy?: HttpProxyInput;
+}
+
+/** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
+export interface HttpProxyInput {
+  http?: string;
+  https?: string;
+  /** Hosts, domains or CIDRs to reach directly. */
+  noProxy?: string[];
 }
 
 /** Options after validation, with every default filled in. */
@@ -33,6 +43,8 @@ export interface WorkerOptions {
   systemdCgroup: boolean;
   downloadBaseUrl: string;
   checksums: Partial<Record<Part, string>>;
+  /** Absent when containerd needs no proxy. */
+  httpProxy?: HttpProxyInput;
 }
 
 /** A rejected input: `input` is its path in the args, e.g. `versions.containerd`. */
@@ -123,6 +135,45 @@ function resolveChecksums(given: Partial<Record<Part, string>> | undefined): Par
   return checksums;
 }
 
+const NO_PROXY_ENTRY = /^[A-Za-z0-9.*:/_[\]-]+$/;
+
+function resolveProxyUrl(input: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const invalid = new InvalidInputError(
+    input,
+    `${JSON.stringify(value)} is not a proxy URL such as "http://proxy.internal:3128"`,
+  );
+  // Quotes, backslashes and spaces would break the systemd Environment= line.
+  if (typeof value !== "string" || /[\s"'\\]/.test(value)) throw invalid;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid;
+  return value;
+}
+
+/** Checks the proxy settings; none at all means no drop-in. */
+function resolveHttpProxy(given: HttpProxyInput | undefined): HttpProxyInput | undefined {
+  if (given === undefined) return undefined;
+  const http = resolveProxyUrl("httpProxy.http", given.http);
+  const https = resolveProxyUrl("httpProxy.https", given.https);
+  const noProxy: unknown = given.noProxy ?? [];
+  if (!Array.isArray(noProxy) || noProxy.some((entry) => typeof entry !== "string" || !NO_PROXY_ENTRY.test(entry))) {
+    throw new InvalidInputError(
+      "httpProxy.noProxy",
+      `${JSON.stringify(noProxy)} is not a list of hosts, domains or CIDRs (e.g. ["localhost", "10.0.0.0/8", ".svc"])`,
+    );
+  }
+  if (http === undefined && https === undefined) {
+    if ((noProxy as string[]).length > 0) throw new InvalidInputError("httpProxy", "noProxy needs http or https");
+    return undefined;
+  }
+  return { http, https, noProxy: noProxy as string[] };
+}
+
 /** Validates every plain option and applies the defaults stated in `catalog.ts`. */
 export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   const arch: unknown = input.arch ?? DEFAULT_ARCH;
@@ -147,6 +198,7 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
     systemdCgroup,
     downloadBaseUrl: resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL),
     checksums: resolveChecksums(input.checksums),
+    httpProxy: resolveHttpProxy(input.httpProxy),
   };
 }
 

@@ -264,6 +264,49 @@ export function forgetRun(step: StepId): string {
   ].join("\n");
 }
 
+/**
+ * Writes the proxy drop-in sent on standard input, or removes it when the
+ * input is empty, and reloads systemd when it changed. The restart step then
+ * restarts containerd, which reads its environment only when it starts.
+ */
+export function proxyDropInScript(label: StepLabel): string {
+  const dir = PATHS.containerdProxyDropIn.slice(0, PATHS.containerdProxyDropIn.lastIndexOf("/"));
+  return script(
+    scriptHeader(label),
+    PLACE_FUNCTION,
+    `target=${shellQuote(PATHS.containerdProxyDropIn)}`,
+    TEMP_DIR,
+    'cat >"$work/content"',
+    "changed=0",
+    "if [[ -s $work/content ]]; then",
+    '  if ! { [[ -f $target ]] && cmp -s "$work/content" "$target"; }; then',
+    '    place "$work/content" "$target" 0644',
+    "    changed=1",
+    "  fi",
+    "elif [[ -e $target ]]; then",
+    '  rm -f -- "$target"',
+    `  rmdir --ignore-fail-on-non-empty ${shellQuote(dir)}`,
+    "  changed=1",
+    "fi",
+    "if (( changed )); then systemctl daemon-reload; fi",
+    'if [[ -s $work/content ]]; then echo "proxy drop-in in place (changed: $changed)"; else echo "no proxy drop-in (changed: $changed)"; fi',
+  );
+}
+
+/** Removes the proxy drop-in on destroy (after the unit step has stopped containerd). */
+export function removeProxyDropInScript(label: StepLabel): string {
+  const dir = PATHS.containerdProxyDropIn.slice(0, PATHS.containerdProxyDropIn.lastIndexOf("/"));
+  return script(
+    scriptHeader(label),
+    `if [[ -e ${PATHS.containerdProxyDropIn} ]]; then`,
+    `  rm -f -- ${PATHS.containerdProxyDropIn}`,
+    `  rmdir --ignore-fail-on-non-empty ${shellQuote(dir)}`,
+    "  systemctl daemon-reload",
+    "fi",
+    'echo "no proxy drop-in"',
+  );
+}
+
 /** Fails with the unit's status and the end of its journal: why containerd is not running. */
 const FAIL_WITH_JOURNAL = [
   "fail_not_running() {",
@@ -318,10 +361,18 @@ export interface RuntimeState {
   configSha256: string;
   /** The config step's generation: a config repaired after drift restarts containerd too. */
   configGeneration: number;
+  /** sha256 of the proxy drop-in, or undefined when there is none. */
+  proxyDropInSha256?: string;
 }
 
 function checkInstalledState(state: RuntimeState): string {
+  const dropIn = PATHS.containerdProxyDropIn;
+  const proxyCheck =
+    state.proxyDropInSha256 === undefined
+      ? `[[ ! -e ${dropIn} ]] || fail "${dropIn} is still there, but no proxy is configured"`
+      : `[[ $(sha256sum ${dropIn} 2>/dev/null | cut -d" " -f1) == ${state.proxyDropInSha256} ]] || fail "${dropIn} is not the rendered one"`;
   return [
+    proxyCheck,
     `config_generation=$(cat ${generationFile("config")} 2>/dev/null || true)`,
     `[[ $config_generation == ${state.configGeneration} ]] || fail "the config step has not written generation ${state.configGeneration} yet (found '$config_generation')"`,
     `actual_config=$(sha256sum ${PATHS.containerdConfig} | awk '{ print $1 }')`,
@@ -356,6 +407,8 @@ export interface VerifyExpectations {
   configDump: ConfigExpectation[];
   /** Digest of every other step's scripts and files; recorded on the worker once verified. */
   planSha256: string;
+  /** `NAME=value` pairs that must be in containerd's environment (its proxy). */
+  environment: string[];
 }
 
 /**
@@ -392,6 +445,15 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     '  *) fail "CRI reports containerd $runtime_version, expected $expected_version" ;;',
     "esac",
     'info=$("$crictl" info 2>&1) || fail "crictl info failed: $info"',
+    ...(expect.environment.length === 0
+      ? []
+      : [
+          "environment=$(systemctl show -p Environment --value containerd)",
+          ...expect.environment.map(
+            (pair) =>
+              `[[ " $environment " == *${shellQuote(` ${pair} `)}* ]] || fail ${shellQuote(`containerd's environment lacks ${pair}`)}`,
+          ),
+        ]),
     cgroupCheck,
     `dump=$(${PATHS.containerdBinDir}/containerd config dump 2>&1 | awk '{ $1 = $1; print }') || fail "containerd config dump failed: $dump"`,
     ...dumpChecks,

@@ -92,6 +92,11 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     systemdCgroup: config.getBoolean("systemdCgroup"),
     downloadBaseUrl: config.get("downloadBaseUrl"),
     checksums: perPart(config, "Sha256"),
+    httpProxy: {
+      http: config.get("httpProxy"),
+      https: config.get("httpsProxy"),
+      noProxy: config.getObject<string[]>("noProxy"),
+    },
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;

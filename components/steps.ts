@@ -9,6 +9,7 @@ export const STEP_IDS = [
   "cni-plugins",
   "crictl",
   "config",
+  "proxy",
   "crictl-yaml",
   "unit",
   "restart",

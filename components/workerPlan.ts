@@ -6,13 +6,15 @@
 import { createHash } from "node:crypto";
 import { artifactFor, Part, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
 import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
-import { renderContainerdUnit } from "./containerdUnit";
+import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
 import { WorkerOptions } from "./options";
 import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
   forgetRun,
   installScript,
+  proxyDropInScript,
+  removeProxyDropInScript,
   readyScript,
   recordRun,
   removeFileScript,
@@ -85,11 +87,13 @@ export function planWorker(
     systemdCgroup: options.systemdCgroup,
   });
   const unit = renderContainerdUnit();
+  const proxyDropIn = renderProxyDropIn(options.httpProxy);
   const crictlConfig = renderCrictlConfig();
   const runtimeState = {
     containerdVersion: options.versions.containerd,
     configSha256: sha256(config.text),
     configGeneration: generations.config ?? 0,
+    proxyDropInSha256: proxyDropIn === "" ? undefined : sha256(proxyDropIn),
   };
 
   const installs: Step[] = (Object.keys(INSTALL_STEP) as Part[]).map((part) => {
@@ -114,6 +118,13 @@ export function planWorker(
       dependsOn: ["ready"],
     },
     {
+      id: "proxy",
+      create: command("proxy", proxyDropInScript(label("proxy"))),
+      delete: command("proxy", removeProxyDropInScript(label("proxy"))),
+      stdin: proxyDropIn,
+      dependsOn: ["ready"],
+    },
+    {
       id: "crictl-yaml",
       create: command("crictl-yaml", writeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
       delete: command("crictl-yaml", removeFileScript(label("crictl-yaml"), PATHS.crictlConfig), "delete"),
@@ -125,13 +136,13 @@ export function planWorker(
       create: command("unit", unitScript(label("unit"))),
       delete: command("unit", removeUnitScript(label("unit")), "delete"),
       stdin: unit,
-      dependsOn: ["runc", "containerd", "cni-plugins", "config"],
+      dependsOn: ["runc", "containerd", "cni-plugins", "config", "proxy"],
     },
     {
       id: "restart",
       // No create: a first install needs no restart, so nothing connects for it.
       update: command("restart", restartScript(label("restart"), runtimeState)),
-      dependsOn: ["unit", "containerd", "config"],
+      dependsOn: ["unit", "containerd", "config", "proxy"],
     },
   ];
   // Verify runs again whenever any other step changes; the digest it records
@@ -146,6 +157,7 @@ export function planWorker(
         systemdCgroup: options.systemdCgroup,
         configDump: config.dumpExpectations,
         planSha256,
+        environment: proxyEnvironment(options.httpProxy),
       }),
     ),
     delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE)),

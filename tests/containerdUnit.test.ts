@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { renderContainerdUnit } from "../components/containerdUnit";
+import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "../components/containerdUnit";
 
 /** Reads a unit file the way systemd does: sections of Key=value lines. */
 function parseUnit(text: string): Record<string, Record<string, string[]>> {
@@ -43,5 +43,32 @@ describe("renderContainerdUnit", () => {
   it("ends with a newline and has exactly the three upstream sections", () => {
     expect(renderContainerdUnit().endsWith("\n")).toBe(true);
     expect(Object.keys(unit)).toEqual(["Unit", "Service", "Install"]);
+  });
+});
+
+describe("renderProxyDropIn", () => {
+  it("is empty without a proxy", () => {
+    expect(renderProxyDropIn(undefined)).toBe("");
+    expect(renderProxyDropIn({ noProxy: [] })).toBe("");
+  });
+
+  it("gives containerd HTTP_PROXY, HTTPS_PROXY and NO_PROXY, quoted, with % doubled", () => {
+    const proxy = {
+      http: "http://u:p%40ss@proxy:3128",
+      https: "http://proxy:3128",
+      noProxy: ["localhost", "10.0.0.0/8", ".svc"],
+    };
+    const dropIn = parseUnit(renderProxyDropIn(proxy));
+    expect(Object.keys(dropIn)).toEqual(["Service"]);
+    expect(dropIn.Service?.Environment).toEqual([
+      '"HTTP_PROXY=http://u:p%%40ss@proxy:3128"',
+      '"HTTPS_PROXY=http://proxy:3128"',
+      '"NO_PROXY=localhost,10.0.0.0/8,.svc"',
+    ]);
+    expect(proxyEnvironment(proxy)).toEqual([
+      "HTTP_PROXY=http://u:p%40ss@proxy:3128",
+      "HTTPS_PROXY=http://proxy:3128",
+      "NO_PROXY=localhost,10.0.0.0/8,.svc",
+    ]);
   });
 });

@@ -63,9 +63,10 @@ describe("ContainerdWorker resource graph", () => {
       "cni-plugins": ["ready"],
       crictl: ["ready"],
       config: ["ready"],
+      proxy: ["ready"],
       "crictl-yaml": ["ready"],
-      unit: ["cni-plugins", "config", "containerd", "runc"],
-      restart: ["config", "containerd", "unit"],
+      unit: ["cni-plugins", "config", "containerd", "proxy", "runc"],
+      restart: ["config", "containerd", "proxy", "unit"],
       verify: ["crictl", "crictl-yaml", "restart"],
     });
   });
@@ -123,6 +124,7 @@ describe("changing one input changes only the children it concerns", () => {
   it.each([
     ["sandbox image", { sandboxImage: "registry.k8s.io/pause:3.10" }, ["config", "restart", "verify"]],
     ["cgroup driver", { systemdCgroup: false }, ["config", "restart", "verify"]],
+    ["an HTTPS proxy", { httpProxy: { https: "http://proxy.internal:3128" } }, ["proxy", "restart", "verify"]],
     [
       "containerd 2.3.1 -> 2.3.2 (same config schema)",
       { versions: { containerd: "2.3.2" } },
@@ -176,6 +178,8 @@ describe("bad input fails at construction, naming the input and what is allowed"
     ["sandboxImage without tag", { sandboxImage: "registry.k8s.io/pause" }, /invalid sandboxImage/],
     ["downloadBaseUrl", { downloadBaseUrl: "ftp://mirror" }, /invalid downloadBaseUrl: .*http\(s\) URL/],
     ["checksums.crictl", { checksums: { crictl: "abc" } }, /invalid checksums\.crictl: .*64 hex characters/],
+    ["httpProxy.https", { httpProxy: { https: "proxy:3128" } }, /invalid httpProxy\.https: .*proxy URL/],
+    ["httpProxy.noProxy", { httpProxy: { http: "http://p:3128", noProxy: ["a b"] } }, /invalid httpProxy\.noProxy/],
   ])("%s", (_what, args, message) => {
     const construct = () =>
       new ContainerdWorker("bad", {

@@ -10,7 +10,18 @@ describe("resolveOptions", () => {
       systemdCgroup: true,
       downloadBaseUrl: "https://github.com",
       checksums: {},
+      httpProxy: undefined,
     });
+  });
+
+  it("keeps a proxy only when it names one", () => {
+    expect(resolveOptions({ httpProxy: {} }).httpProxy).toBeUndefined();
+    expect(resolveOptions({ httpProxy: { http: "http://proxy:3128" } }).httpProxy).toEqual({
+      http: "http://proxy:3128",
+      https: undefined,
+      noProxy: [],
+    });
+    expect(() => resolveOptions({ httpProxy: { noProxy: ["localhost"] } })).toThrow(/noProxy needs http or https/);
   });
 
   it("accepts a leading v and surrounding spaces, lower-cases pinned checksums, trims the base URL's slash", () => {

@@ -68,6 +68,7 @@ describe("readStackConfig", () => {
       systemdCgroup: false,
       downloadBaseUrl: undefined,
       checksums: {},
+      httpProxy: { http: undefined, https: undefined, noProxy: undefined },
     });
   });
 

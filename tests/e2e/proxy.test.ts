@@ -1,0 +1,57 @@
+/**
+ * An HTTP(S) proxy for containerd as a systemd drop-in: in effect in the
+ * running containerd's environment; a change restarts containerd and runs
+ * nothing else; removing it removes the drop-in.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOk, Lab, startLab, stepsRun } from "./lab";
+
+let lab: Lab;
+let worker: string;
+beforeAll(async () => {
+  lab = await startLab({ workers: 1 });
+  worker = lab.workers[0]?.name ?? "";
+  expectOk(await lab.up());
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+const DROP_IN = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
+
+async function environment(): Promise<string> {
+  return lab.onWorker("systemctl show -p Environment --value containerd");
+}
+
+async function mainPid(): Promise<string> {
+  return lab.onWorker("systemctl show -p MainPID --value containerd");
+}
+
+describe("5.2 an HTTP(S) proxy for containerd", () => {
+  it("is put in a drop-in and is in the running containerd's environment", async () => {
+    const before = await mainPid();
+    const result = expectOk(
+      await lab.up({ httpsProxy: "http://10.200.0.1:3128", noProxy: JSON.stringify(["localhost", "10.0.0.0/8"]) }),
+    );
+    expect(stepsRun(result, worker)).toEqual(["proxy:create", "restart:update", "verify:create"]);
+    expect(await mainPid()).not.toBe(before);
+    expect(await environment()).toContain("HTTPS_PROXY=http://10.200.0.1:3128");
+    expect(await environment()).toContain("NO_PROXY=localhost,10.0.0.0/8");
+  });
+
+  it("a changed NO_PROXY restarts containerd and runs nothing else", async () => {
+    const result = expectOk(
+      await lab.up({ httpsProxy: "http://10.200.0.1:3128", noProxy: JSON.stringify(["localhost", ".svc"]) }),
+    );
+    expect(stepsRun(result, worker)).toEqual(["proxy:create", "restart:update", "verify:create"]);
+    expect(await environment()).toContain("NO_PROXY=localhost,.svc");
+  });
+
+  it("without a proxy the drop-in is gone and so is the environment", async () => {
+    const result = expectOk(await lab.up());
+    expect(stepsRun(result, worker)).toEqual(["proxy:create", "restart:update", "verify:create"]);
+    expect(await lab.onWorker(`test -e ${DROP_IN} && echo present || echo gone`)).toBe("gone\n");
+    expect(await environment()).not.toContain("HTTPS_PROXY");
+    expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
+  });
+});
