@@ -201,22 +201,41 @@ export function uninstallScript(label: StepLabel, artifact: Artifact): string {
   );
 }
 
+/** Removes `$target`, and its directory if that is left empty. */
+const REMOVE_TARGET = 'rm -f -- "$target" && rmdir --ignore-fail-on-non-empty "${target%/*}"';
+
 /**
  * Writes standard input to `path` atomically and sets `changed` to 1 when the
  * content differs from what was there (0 when identical: nothing is touched).
+ * With `removeWhenEmpty`, empty input removes the file (and its directory if
+ * left empty) instead.
  */
-function writeStdinTo(path: string, mode: string): string {
-  return [
-    PLACE_FUNCTION,
-    `target=${shellQuote(path)}`,
-    TEMP_DIR,
-    'cat >"$work/content"',
+function writeStdinTo(path: string, mode: string, options: { removeWhenEmpty?: boolean } = {}): string {
+  const write = [
     'if [[ -f $target ]] && cmp -s "$work/content" "$target"; then',
     "  changed=0",
     "else",
     `  place "$work/content" "$target" ${mode}`,
     "  changed=1",
     "fi",
+  ];
+  return [
+    PLACE_FUNCTION,
+    `target=${shellQuote(path)}`,
+    TEMP_DIR,
+    'cat >"$work/content"',
+    ...(options.removeWhenEmpty
+      ? [
+          "if [[ -s $work/content ]]; then",
+          ...write.map((line) => `  ${line}`),
+          "elif [[ -e $target ]]; then",
+          `  ${REMOVE_TARGET}`,
+          "  changed=1",
+          "else",
+          "  changed=0",
+          "fi",
+        ]
+      : write),
   ].join("\n");
 }
 
@@ -270,24 +289,9 @@ export function forgetRun(step: StepId): string {
  * restarts containerd, which reads its environment only when it starts.
  */
 export function proxyDropInScript(label: StepLabel): string {
-  const dir = PATHS.containerdProxyDropIn.slice(0, PATHS.containerdProxyDropIn.lastIndexOf("/"));
   return script(
     scriptHeader(label),
-    PLACE_FUNCTION,
-    `target=${shellQuote(PATHS.containerdProxyDropIn)}`,
-    TEMP_DIR,
-    'cat >"$work/content"',
-    "changed=0",
-    "if [[ -s $work/content ]]; then",
-    '  if ! { [[ -f $target ]] && cmp -s "$work/content" "$target"; }; then',
-    '    place "$work/content" "$target" 0644',
-    "    changed=1",
-    "  fi",
-    "elif [[ -e $target ]]; then",
-    '  rm -f -- "$target"',
-    `  rmdir --ignore-fail-on-non-empty ${shellQuote(dir)}`,
-    "  changed=1",
-    "fi",
+    writeStdinTo(PATHS.containerdProxyDropIn, "0644", { removeWhenEmpty: true }),
     "if (( changed )); then systemctl daemon-reload; fi",
     'if [[ -s $work/content ]]; then echo "proxy drop-in in place (changed: $changed)"; else echo "no proxy drop-in (changed: $changed)"; fi',
   );
@@ -295,12 +299,11 @@ export function proxyDropInScript(label: StepLabel): string {
 
 /** Removes the proxy drop-in on destroy (after the unit step has stopped containerd). */
 export function removeProxyDropInScript(label: StepLabel): string {
-  const dir = PATHS.containerdProxyDropIn.slice(0, PATHS.containerdProxyDropIn.lastIndexOf("/"));
   return script(
     scriptHeader(label),
-    `if [[ -e ${PATHS.containerdProxyDropIn} ]]; then`,
-    `  rm -f -- ${PATHS.containerdProxyDropIn}`,
-    `  rmdir --ignore-fail-on-non-empty ${shellQuote(dir)}`,
+    `target=${shellQuote(PATHS.containerdProxyDropIn)}`,
+    "if [[ -e $target ]]; then",
+    `  ${REMOVE_TARGET}`,
     "  systemctl daemon-reload",
     "fi",
     'echo "no proxy drop-in"',
@@ -417,9 +420,7 @@ export interface VerifyExpectations {
  * Prints `crictl version`'s answer plus the cgroup driver and CNI status it saw.
  */
 export function verifyScript(label: StepLabel, expect: VerifyExpectations): string {
-  const cgroupCheck = expect.systemdCgroup
-    ? `grep -Eq '"SystemdCgroup": *true' <<<"$info" || fail "crictl info does not show SystemdCgroup: true for runc"`
-    : `! grep -Eq '"SystemdCgroup": *true' <<<"$info" || fail "crictl info shows SystemdCgroup: true, expected the cgroupfs driver"`;
+  const expectedDriver = expect.systemdCgroup ? "systemd" : "cgroupfs";
   const dumpChecks = expect.configDump.map(({ key, lines }) => {
     const alternatives = lines.map((line) => `-e ${shellQuote(line)}`).join(" ");
     return `grep -Fxq ${alternatives} <<<"$dump" || fail ${shellQuote(`containerd config dump does not show ${key} as rendered (expected: ${lines.join(" or ")})`)}`;
@@ -454,10 +455,11 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
               `[[ " $environment " == *${shellQuote(` ${pair} `)}* ]] || fail ${shellQuote(`containerd's environment lacks ${pair}`)}`,
           ),
         ]),
-    cgroupCheck,
+    // The driver runc gets from containerd, as CRI reports it: SystemdCgroup in the runc options.
+    'if grep -Eq \'"SystemdCgroup": *true\' <<<"$info"; then driver=systemd; else driver=cgroupfs; fi',
+    `[[ $driver == ${expectedDriver} ]] || fail "crictl info shows the $driver cgroup driver, expected ${expectedDriver}"`,
     `dump=$(${PATHS.containerdBinDir}/containerd config dump 2>&1 | awk '{ $1 = $1; print }') || fail "containerd config dump failed: $dump"`,
     ...dumpChecks,
-    'if grep -Eq \'"SystemdCgroup": *true\' <<<"$info"; then driver=systemd; else driver=cgroupfs; fi',
     'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',
     `mkdir -p ${PATHS.manifestDir}`,
     `echo ${shellQuote(expect.planSha256)} >${VERIFIED_PLAN_FILE}`,
