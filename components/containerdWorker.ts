@@ -6,7 +6,7 @@ import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
 import { checkConnection, InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
 import { assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { ProbeConnection, runProbe } from "./hostReader";
-import { DriftingStep, StepId } from "./steps";
+import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
 import { planWorker } from "./workerPlan";
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
@@ -99,13 +99,18 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         : pulumi
             .unsecret(connection.apply((value) => this.readDrift(name, value as ProbeConnection)))
             .apply((generations) => planWorker(name, options, generations));
+    // A script that carries no generation (the ready step's, for one) is plain text, so its
+    // step starts without waiting for the probe: the first command overlaps the read.
+    const repaired = planned && planWorker(name, options, Object.fromEntries(DRIFTING_STEPS.map((id) => [id, 1])));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
       // Present or absent as in the plan without generations; only the text can differ.
       const script = (kind: "create" | "update" | "delete"): pulumi.Input<string> | undefined =>
-        step[kind] === undefined || planned === undefined
+        step[kind] === undefined ||
+        repaired === undefined ||
+        repaired.steps.find((s) => s.id === step.id)?.[kind] === step[kind]
           ? step[kind]
-          : planned.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
+          : planned?.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {

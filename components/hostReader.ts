@@ -40,7 +40,9 @@ function connectConfig(connection: Omit<ProbeConnection, "proxy">, sock?: Duplex
 function connect(config: ConnectConfig): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
-    client.once("ready", () => resolve(client)).once("error", reject);
+    // `on`, not `once`: ssh2 can emit a second error (e.g. the connection lost after a failed
+    // handshake), and an unheard one would crash the program.
+    client.once("ready", () => resolve(client)).on("error", reject);
     client.connect(config);
   });
 }

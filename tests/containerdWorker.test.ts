@@ -1,3 +1,5 @@
+import * as crypto from "node:crypto";
+import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE, STEP_IDS } from "../components";
@@ -30,6 +32,11 @@ beforeAll(() => {
 
 function childrenOf(component: string): Registration[] {
   return run.registrations.filter((r) => r.parent === component);
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(condition()).toBe(true);
 }
 
 async function build(name: string, args: Omit<ContainerdWorkerArgs, "connection"> = {}): Promise<ContainerdWorker> {
@@ -98,6 +105,42 @@ describe("ContainerdWorker resource graph", () => {
     expect(await valueOf(worker.cniConfDir)).toBe("/etc/cni/net.d");
     expect(await valueOf(worker.config)).toContain('sandbox = "registry.k8s.io/pause:3.10"');
     expect(await pulumi.isSecret(worker.runtimeVersion)).toBe(false);
+  });
+});
+
+describe("host drift detection", () => {
+  it("starts the ready step while the probe is still reading the worker", async () => {
+    // An SSH port that accepts and never answers: the probe stays pending until it is closed.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      // A key the probe can parse, made for this test only.
+      const { privateKey } = crypto.generateKeyPairSync("rsa", {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: "pkcs1", format: "pem" },
+        publicKeyEncoding: { type: "pkcs1", format: "pem" },
+      });
+      const worker = new ContainerdWorker("probing", {
+        connection: { host: "127.0.0.1", port, user: "ubuntu", privateKey: pulumi.secret(privateKey) },
+      });
+      await waitFor(() => run.registrations.some((r) => r.name === "probing-ready"));
+      await waitFor(() => sockets.length > 0);
+      // The probe has connected and is waiting; every step whose script carries a generation waits with it.
+      const registered = childrenOf("probing").map((c) => c.name.replace(/^probing-/, ""));
+      expect(registered).toContain("ready");
+      expect(registered).not.toContain("config");
+      for (const socket of sockets) socket.destroy();
+      await valueOf(worker.runtimeVersion);
+      expect(
+        childrenOf("probing")
+          .map((c) => c.name.replace(/^probing-/, ""))
+          .sort(),
+      ).toEqual([...STEP_IDS].sort());
+    } finally {
+      silent.close();
+    }
   });
 });
 
