@@ -3,7 +3,7 @@
  * hosts you already have, each given containerd, runc, the CNI plugins and
  * crictl by one ContainerdWorker. The stack outputs are what the kubelet stack reads.
  */
-import * as aws from "@pulumi/aws";
+import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerdWorker, InvalidInputError } from "./components";
 import { Ec2Workers, readStackConfig } from "./components/stackConfig";
@@ -30,6 +30,9 @@ const stack = (() => {
 const sshPrivateKey = config.requireSecret("sshPrivateKey");
 
 function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
+  // Loaded only for EC2 workers: a stack of existing hosts skips the AWS SDK's load time.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const aws = require("@pulumi/aws") as typeof awsSdk;
   const ami = aws.ec2.getAmiOutput({
     mostRecent: true,
     owners: [CANONICAL_OWNER_ID],
