@@ -262,6 +262,11 @@ export interface ComponentRun {
   wallMs: number;
   /** (b) first remote command's start to the last one's end. */
   spanMs: number;
+  /**
+   * (c) the program's part: from the driver's child starting to load index.ts (Node, tsx and the Pulumi SDK,
+   * which stand in for the Pulumi CLI's language host, are loaded by then) to the last command's end.
+   */
+  programMs: number;
   /** Deployment start to the first command's start: child process, module loading, program evaluation. */
   leadInMs: number;
   /** Last command's end to the deployment's end: outputs, state, exit. */
@@ -331,10 +336,12 @@ export async function componentCold(bench: Bench): Promise<ComponentRun> {
       const again = await deploy(bench, workers, stateFile);
       if (!again.result.ok) throw failed("repeated up", again.result);
       const accepted2 = await acceptedConnections(worker);
+      if (cold.result.programStartedAt === undefined) throw new Error("the driver did not say when the program loaded");
       return {
         contention: load,
         wallMs: cold.wallMs,
         spanMs: last - first,
+        programMs: last - cold.result.programStartedAt,
         leadInMs: first - cold.startedAt,
         tailMs: cold.endedAt - last,
         sshConnections: cold.result.sshConnections,
@@ -370,28 +377,34 @@ export interface ArticleRun {
   cpuMs: number;
 }
 
+/** Runs the article's script on a worker over one OpenSSH session; fails unless it ends with a v1 CRI. */
+async function runArticle(bench: Bench, worker: Worker): Promise<{ stdout: string; wallMs: number }> {
+  const started = Date.now();
+  const result = await worker.ssh(articleScript(bench.mirror.baseUrl, MIRROR_VERSIONS), { timeoutMs: 300_000 });
+  const wallMs = Date.now() - started;
+  if (result.code !== 0) {
+    throw new Error(`the article's script exited ${result.code}:\n${result.stderr}\n${result.stdout.slice(-3000)}`);
+  }
+  if (!/^RuntimeApiVersion:\s+v1$/m.test(result.stdout) || !/"SystemdCgroup": true/.test(result.stdout)) {
+    throw new Error(`the article's script did not end with a v1 CRI and SystemdCgroup: true:\n${result.stdout}`);
+  }
+  return { stdout: result.stdout, wallMs };
+}
+
 /** Part 1 (article side): Steps 1–5 as one bash script over one OpenSSH session, on a fresh worker. */
 export async function articleCold(bench: Bench): Promise<ArticleRun> {
   return withWorkers(bench, 1, async (workers) => {
     const worker = workers[0];
     if (!worker) throw new Error("no worker booted");
-    const script = articleScript(bench.mirror.baseUrl, MIRROR_VERSIONS);
     const load = await settleMachine(bench.quietBudget);
     const accepted0 = await acceptedConnections(worker);
     const before = bench.mirror.requests.length;
     const cpuBefore = cpuTimes().busyMs;
-    const started = Date.now();
-    const result = await worker.ssh(script, { timeoutMs: 300_000 });
-    const wallMs = Date.now() - started;
+    const result = await runArticle(bench, worker);
+    const wallMs = result.wallMs;
     const cpuMs = cpuTimes().busyMs - cpuBefore;
     const sshAccepted = (await acceptedConnections(worker)) - accepted0;
     const requests = bench.mirror.requests.slice(before);
-    if (result.code !== 0) {
-      throw new Error(`the article's script exited ${result.code}:\n${result.stderr}\n${result.stdout.slice(-3000)}`);
-    }
-    if (!/^RuntimeApiVersion:\s+v1$/m.test(result.stdout) || !/"SystemdCgroup": true/.test(result.stdout)) {
-      throw new Error(`the article's script did not end with a v1 CRI and SystemdCgroup: true:\n${result.stdout}`);
-    }
     const marks = parseMarks(result.stdout);
     const order: ArticleMark[] = ["start", "download", "install", "config", "unit", "verify"];
     const steps: ArticleRun["steps"] = {};
@@ -455,6 +468,23 @@ export async function multiCold(bench: Bench, count: number): Promise<MultiRun> 
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Part 3's baseline: the article's script on `count` fresh workers at once, one OpenSSH session each. Its
+ * ratio to one worker is what sharing this machine's CPUs costs any installer, however parallel.
+ */
+export async function articleMulti(
+  bench: Bench,
+  count: number,
+): Promise<{ contention: Contention; wallMs: number; cpuMs: number }> {
+  return withWorkers(bench, count, async (workers) => {
+    const load = await settleMachine(bench.quietBudget);
+    const cpuBefore = cpuTimes().busyMs;
+    const started = Date.now();
+    await Promise.all(workers.map((worker) => runArticle(bench, worker)));
+    return { contention: load, wallMs: Date.now() - started, cpuMs: cpuTimes().busyMs - cpuBefore };
+  });
 }
 
 /** One SSH connection + `true` through the driver's own SSH code, on a fresh worker: the price of a handshake. */

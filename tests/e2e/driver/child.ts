@@ -286,6 +286,8 @@ async function drain(): Promise<void> {
   }
 }
 
+let programStartedAt: number | undefined;
+
 async function runProgram(): Promise<Record<string, unknown>> {
   if (args.programKind === "inline") {
     const fn = compile<(ctx: ProgramContext) => unknown>(args.program);
@@ -296,6 +298,7 @@ async function runProgram(): Promise<Record<string, unknown>> {
   }
   // The Node.js language host: require the module; a default export that is a function is called and its
   // result is the outputs; otherwise the module's exports are.
+  programStartedAt = Date.now();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(args.program) as unknown;
   let result: unknown = mod;
@@ -369,6 +372,7 @@ async function main(): Promise<void> {
       sshConnections: stats.sshConnections,
       dialAttempts: stats.dialAttempts,
       skipped: engine.skipped,
+      programStartedAt,
     },
   });
 }

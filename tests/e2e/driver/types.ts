@@ -116,6 +116,8 @@ export interface DeploymentResult {
   dialAttempts: number;
   /** Resources whose registration was refused because an earlier step had failed. */
   skipped: string[];
+  /** When the child began loading the program (epoch ms): what came before is Node, tsx, the SDK and the driver. */
+  programStartedAt?: number;
   /** Child process exit code / signal, and what it wrote to stdout/stderr (for debugging). */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
