@@ -87,43 +87,71 @@ function expectedChecksum(artifact: Artifact, pinned: string | undefined): strin
   ].join("\n");
 }
 
+/** The directory an artifact's files are installed into. */
+function installDir(artifact: Artifact): string {
+  const { packaging } = artifact;
+  return packaging.kind === "tarball"
+    ? packaging.intoDir
+    : packaging.installAs.slice(0, packaging.installAs.lastIndexOf("/"));
+}
+
+/** Prefix of the staging directory an install step makes inside the directory it installs into. */
+const STAGE_PREFIX = ".containerd-worker-stage.";
+
 /**
- * Downloads the artifact to `$work/$file`. A tarball is unpacked into a scratch
- * directory as it arrives, so unpacking costs no time after the download;
- * nothing leaves the scratch directory before the checksum has matched.
+ * Makes `$stage`, a hidden directory inside the install directory, so that
+ * installing is a rename on one file system: no copy, and a running binary or
+ * a reader never sees half a file. One left by a killed run of the same step
+ * is removed first: the step's lock is held, so no run is using it (steps that
+ * share a directory, containerd and crictl, have stages of their own).
+ */
+function makeStage(artifact: Artifact): string {
+  const dir = shellQuote(installDir(artifact));
+  const prefix = `${STAGE_PREFIX}${INSTALL_STEP[artifact.part]}.`;
+  return [
+    `dir=${dir}`,
+    'mkdir -p "$dir"',
+    `rm -rf -- "$dir"/${prefix}*`,
+    `stage=$(mktemp -d "$dir/${prefix}XXXXXX")`,
+    'trap \'rm -rf "$work" "$stage"\' EXIT',
+  ].join("\n");
+}
+
+/**
+ * Downloads the artifact to `$work/$file`. A tarball is unpacked into the
+ * stage as it arrives, so unpacking costs no time after the download;
+ * nothing leaves the stage before the checksum has matched.
  */
 function fetchArtifact(artifact: Artifact): string {
   const url = shellQuote(artifact.url);
   if (artifact.packaging.kind === "binary") return `download ${url} "$work/$file"`;
   return [
-    'mkdir "$work/unpacked"',
     // tar's status is kept and the rest drained, so a corrupt stream still downloads whole and fails on its
     // checksum. curl retries only failures that come before the body (--retry), so the stream is never doubled.
     "set +e",
     `${CURL} ${url} 2>"$work/curl.log" | tee "$work/$file" |`,
-    '  { tar -xzf - -C "$work/unpacked" 2>"$work/tar.log"; echo $? >"$work/tar.status"; cat >/dev/null; }',
+    '  { tar -xzf - -C "$stage" --no-same-owner 2>"$work/tar.log"; echo $? >"$work/tar.status"; cat >/dev/null; }',
     "curl_status=${PIPESTATUS[0]}",
     "set -e",
     `(( curl_status == 0 )) || fail "download of ${artifact.url} failed: $(cat "$work/curl.log")"`,
   ].join("\n");
 }
 
-/** Lists what to install: `sources` in the scratch directory and their `targets`. */
+/** Lists what to install: `sources` in the stage and their `targets`. */
 function unpack(artifact: Artifact): string {
   const { packaging } = artifact;
   if (packaging.kind === "binary") {
     const name = packaging.installAs.slice(packaging.installAs.lastIndexOf("/") + 1);
     return [
-      'mkdir "$work/unpacked"',
-      `install -m 0755 "$work/$file" "$work/unpacked/${name}"`,
-      `src="$work/unpacked"`,
+      `mv -- "$work/$file" "$stage/${name}"`,
+      `src="$stage"`,
       `targets=(${shellQuote(packaging.installAs)})`,
       `sources=("$src/${name}")`,
     ].join("\n");
   }
   return [
     '[[ $(cat "$work/tar.status") == 0 ]] || fail "cannot unpack $file: $(cat "$work/tar.log")"',
-    `src="$work/unpacked/${packaging.member}"`,
+    `src="$stage/${packaging.member}"`,
     `[[ -d $src ]] || fail "$file has no ${packaging.member}/"`,
     "# Executables only: release tarballs also carry LICENSE and README files.",
     "mapfile -t names < <(find \"$src\" -maxdepth 1 -type f -perm -u+x -printf '%f\\n' | sort)",
@@ -131,7 +159,7 @@ function unpack(artifact: Artifact): string {
     "sources=() targets=()",
     'for name in "${names[@]}"; do',
     '  sources+=("$src/$name")',
-    `  targets+=(${shellQuote(packaging.intoDir)}/"$name")`,
+    '  targets+=("$dir/$name")',
     "done",
   ].join("\n");
 }
@@ -148,9 +176,9 @@ function selfCheck(artifact: Artifact): string {
 }
 
 /**
- * Downloads one release artifact into a temporary directory, checks its sha256
- * (pinned, or from the release's own checksum file), runs it once, then
- * installs each file atomically and records what it installed; files an older
+ * Downloads one release artifact into a stage beside its install directory,
+ * checks its sha256 (pinned, or from the release's own checksum file), runs it
+ * once, then renames each file into place and records what it installed; files an older
  * version installed and this one does not ship are removed.
  */
 export function installScript(label: StepLabel, artifact: Artifact, pinnedChecksum?: string): string {
@@ -159,6 +187,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     `file=${shellQuote(artifact.fileName)}`,
     `manifest=${shellQuote(manifestFile(INSTALL_STEP[artifact.part]))}`,
     TEMP_DIR,
+    makeStage(artifact),
     "download() {",
     "  local err",
     `  if ! err=$(${CURL} -o "$2" "$1" 2>&1); then`,
@@ -171,17 +200,15 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     "actual=$(sha256sum \"$work/$file\" | awk '{ print $1 }')",
     `[[ $actual == "$expected" ]] || fail "checksum mismatch for $file from ${artifact.url}: expected sha256 $expected, got $actual"`,
     unpack(artifact),
+    'chmod 0755 -- "${sources[@]}"',
     selfCheck(artifact),
-    'for i in "${!sources[@]}"; do',
-    '  place "${sources[$i]}" "${targets[$i]}" 0755',
-    "done",
+    "# One rename(2) per file, all in one mv: no copy, and no reader sees half a file.",
+    'mv -f -- "${sources[@]}" "$dir/"',
     "# Record what was installed (sha256sum's format, so drift can be checked),",
     "# and remove what the previous version installed and this one no longer ships.",
     'sha256sum -- "${targets[@]}" >"$work/manifest"',
     "if [[ -f $manifest ]]; then",
-    "  while IFS= read -r old; do",
-    '    printf \'%s\\n\' "${targets[@]}" | grep -Fxq -- "$old" || rm -f -- "$old"',
-    '  done < <(cut -d" " -f3- "$manifest")',
+    '  cut -d" " -f3- "$manifest" | { grep -Fxv -f <(printf \'%s\\n\' "${targets[@]}") || true; } | xargs -r -d "\\n" rm -f --',
     "fi",
     'place "$work/manifest" "$manifest" 0644',
     `echo "installed ${artifact.part} ${artifact.version} (sha256 $actual): \${targets[*]}"`,
@@ -430,6 +457,10 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     `crictl=${PATHS.crictlBinDir}/crictl`,
     'systemctl is-enabled --quiet containerd || fail "containerd is not enabled"',
     'systemctl is-active --quiet containerd || fail "containerd is not active"',
+    TEMP_DIR,
+    "# The config dump needs no socket: it runs while CRI is asked.",
+    `${PATHS.containerdBinDir}/containerd config dump >"$work/dump" 2>&1 &`,
+    "dump_pid=$!",
     "# The socket can lag the unit's readiness by a moment after a restart.",
     "for attempt in 1 2 3 4 5 6 7 8 9 10; do",
     '  if version=$("$crictl" version 2>&1); then break; fi',
@@ -458,7 +489,8 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     // The driver runc gets from containerd, as CRI reports it: SystemdCgroup in the runc options.
     'if grep -Eq \'"SystemdCgroup": *true\' <<<"$info"; then driver=systemd; else driver=cgroupfs; fi',
     `[[ $driver == ${expectedDriver} ]] || fail "crictl info shows the $driver cgroup driver, expected ${expectedDriver}"`,
-    `dump=$(${PATHS.containerdBinDir}/containerd config dump 2>&1 | awk '{ $1 = $1; print }') || fail "containerd config dump failed: $dump"`,
+    'wait "$dump_pid" || fail "containerd config dump failed: $(cat "$work/dump")"',
+    "dump=$(awk '{ $1 = $1; print }' \"$work/dump\")",
     ...dumpChecks,
     'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',
     `mkdir -p ${PATHS.manifestDir}`,

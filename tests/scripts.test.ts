@@ -3,9 +3,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ARCHES } from "../components/catalog";
+import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part } from "../components/catalog";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
-import { CHECKSUM_PICK } from "../components/scripts";
+import { CHECKSUM_PICK, installScript } from "../components/scripts";
 import { SCRIPT_DELIMITER } from "../components/shell";
 import { planWorker } from "../components/workerPlan";
 
@@ -109,5 +109,40 @@ describe("checksum files are read in each project's own format", () => {
     fs.rmSync(work, { recursive: true });
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(expected);
+  });
+});
+
+describe("install steps stage their files beside the install directory", () => {
+  // Runs a step's stage set-up (the lines from `dir=` to `stage=`) in a scratch
+  // directory standing for the install directory, as bash on the worker would.
+  const stageSetup = (part: Part, dir: string): string => {
+    const body = installScript(
+      { worker: "w", step: part },
+      artifactFor(part, DEFAULT_VERSIONS[part], "amd64", DEFAULT_DOWNLOAD_BASE_URL),
+    );
+    const lines = body.split("\n");
+    const from = lines.findIndex((line) => line.startsWith("dir="));
+    const to = lines.findIndex((line) => line.startsWith("stage="));
+    return [`dir=${dir}`, ...lines.slice(from + 1, to + 1), 'echo "$stage"'].join("\n");
+  };
+
+  it("a step clears only its own leftover stage, so steps sharing a directory cannot remove each other's", () => {
+    // containerd and crictl both install into /usr/local/bin and run at the same time.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stage-"));
+    try {
+      const run = (part: Part) => spawnSync("bash", ["-c", stageSetup(part, dir)], { encoding: "utf8" });
+      const containerdStage = run("containerd").stdout.trim();
+      expect(fs.existsSync(containerdStage)).toBe(true);
+      const crictlStage = run("crictl").stdout.trim();
+      expect(fs.existsSync(containerdStage)).toBe(true);
+      expect(fs.existsSync(crictlStage)).toBe(true);
+      // A second run of the same step removes its own leftover (a killed run's), and only that.
+      const nextContainerdStage = run("containerd").stdout.trim();
+      expect(fs.existsSync(containerdStage)).toBe(false);
+      expect(fs.existsSync(nextContainerdStage)).toBe(true);
+      expect(fs.existsSync(crictlStage)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -105,5 +105,10 @@ describe("7. an apply killed mid-way converges on the next one", () => {
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
     expect(await lab.onWorker("crictl version")).toMatch(/^RuntimeName:\s+containerd$/m);
+    // No stage is left where the binaries live, whether the killed run's trap removed it or the next run did.
+    const stages = await lab.onWorker(
+      "find /usr/local/bin /usr/local/sbin /opt/cni/bin -maxdepth 1 -name '.containerd-worker-stage.*' -print",
+    );
+    expect(stages).toBe("");
   });
 });
