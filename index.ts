@@ -6,7 +6,7 @@
 import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerdWorker, InvalidInputError } from "./components";
-import { Ec2Workers, readStackConfig } from "./components/stackConfig";
+import { Ec2Workers, instanceArch, readStackConfig } from "./components/stackConfig";
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
 const CANONICAL_OWNER_ID = "099720109477";
@@ -33,11 +33,22 @@ function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
   // Loaded only for EC2 workers: a stack of existing hosts skips the AWS SDK's load time.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const aws = require("@pulumi/aws") as typeof awsSdk;
+  // The instance type decides the CPU: it picks the AMI for `auto`, and must match a fixed arch.
+  const amiArch = aws.ec2
+    .getInstanceTypeOutput({ instanceType: ec2.instanceType })
+    .supportedArchitectures.apply((supported) => {
+      try {
+        return instanceArch(ec2, supported ?? []);
+      } catch (error) {
+        if (error instanceof InvalidInputError) throw new pulumi.RunError(`configuration: ${error.message}`);
+        throw error;
+      }
+    });
   const ami = aws.ec2.getAmiOutput({
     mostRecent: true,
     owners: [CANONICAL_OWNER_ID],
     filters: [
-      { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${ec2.arch}-server-*`] },
+      { name: "name", values: [pulumi.interpolate`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${amiArch}-server-*`] },
       { name: "virtualization-type", values: ["hvm"] },
     ],
   });
@@ -107,6 +118,7 @@ export const workers = pulumi.output(
       targets[index]?.name ?? String(index),
       {
         host: targets[index]?.host,
+        arch: runtime.arch,
         runtimeName: runtime.runtimeName,
         runtimeVersion: runtime.runtimeVersion,
         runtimeVersionReported: runtime.runtimeVersionReported,

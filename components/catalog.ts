@@ -9,6 +9,13 @@
 export const ARCHES = ["amd64", "arm64"] as const;
 export type Arch = (typeof ARCHES)[number];
 
+/** What `arch` accepts: an architecture, or `auto` to ask the worker (`uname -m`) once, in its ready step. */
+export type ArchChoice = Arch | "auto";
+export const ARCH_CHOICES: readonly ArchChoice[] = [...ARCHES, "auto"];
+
+/** The architecture `uname -m` names, as release artifacts name it. */
+export const MACHINE_ARCH: Readonly<Record<string, Arch>> = { x86_64: "amd64", aarch64: "arm64" };
+
 /** The parts of the runtime the component downloads. */
 export const PARTS = ["runc", "containerd", "cni", "crictl"] as const;
 export type Part = (typeof PARTS)[number];

@@ -1,13 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as remote from "@pulumi/command/remote";
-import { PATHS, RUNTIME_ENDPOINT } from "./catalog";
+import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog";
 import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
 import { checkConnection, InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
 import { assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { ProbeConnection, runProbe } from "./hostReader";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
-import { planWorker } from "./workerPlan";
+import { parseReadyReport } from "./readyReport";
+import { planWorker, WorkerPlan } from "./workerPlan";
+
+type ScriptKind = "create" | "update" | "delete";
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
 
@@ -61,6 +64,8 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   public readonly cniConfDir: pulumi.Output<string>;
   /** The rendered /etc/containerd/config.toml. */
   public readonly config: pulumi.Output<string>;
+  /** The worker's arch as release artifacts name it: `arch`, or what the worker reported with `auto`. */
+  public readonly arch: pulumi.Output<Arch>;
   /** The child commands by step. */
   public readonly steps: Readonly<Record<StepId, remote.Command>>;
 
@@ -88,29 +93,40 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       .output(args.connection)
       .apply((value) => validated(() => (checkConnection(value), value)));
 
-    const plan = planWorker(name, options);
-    // With drift detection, the scripts carry each step's generation as read from the
-    // worker; everything else about them is known now. Without it, they are plain text.
+    // What only the worker can tell: with drift detection, each step's generation as read
+    // from it; with `arch: "auto"`, the arch its ready step reports. Everything else about
+    // the scripts is known now; without either, they are plain text.
+    const autoArch = options.arch === "auto";
+    const knownArch: Arch = options.arch === "auto" ? DEFAULT_ARCH : options.arch;
+    const plan = planWorker(name, options, {}, knownArch);
     // The repair counts hold nothing secret, though they come from the (secret) connection:
     // unsecret them so the scripts stay readable in `pulumi preview --diff`.
-    const planned =
+    const generations =
       args.detectHostDrift === false
         ? undefined
-        : pulumi
-            .unsecret(connection.apply((value) => this.readDrift(name, value as ProbeConnection)))
-            .apply((generations) => planWorker(name, options, generations));
-    // A script that carries no generation (the ready step's, for one) is plain text, so its
-    // step starts without waiting for the probe: the first command overlaps the read.
-    const repaired = planned && planWorker(name, options, Object.fromEntries(DRIFTING_STEPS.map((id) => [id, 1])));
+        : pulumi.unsecret(connection.apply((value) => this.readDrift(name, value as ProbeConnection)));
+    // A script that is the same whatever the worker tells (the ready step's, for one) is plain
+    // text, so its step starts at once: the first command overlaps the drift read.
+    const repairs = Object.fromEntries(DRIFTING_STEPS.map((id) => [id, 1]));
+    const variants = [
+      ...(generations ? [planWorker(name, options, repairs, knownArch)] : []),
+      ...(autoArch ? ARCHES.filter((a) => a !== knownArch).map((a) => planWorker(name, options, {}, a)) : []),
+    ];
+    const isFixed = (id: StepId, kind: ScriptKind, text: string): boolean =>
+      variants.every((variant) => variant.steps.find((s) => s.id === id)?.[kind] === text);
+    let workerArch: pulumi.Output<Arch> | undefined;
+    let planned: pulumi.Output<WorkerPlan> | undefined;
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
-      // Present or absent as in the plan without generations; only the text can differ.
-      const script = (kind: "create" | "update" | "delete"): pulumi.Input<string> | undefined =>
-        step[kind] === undefined ||
-        repaired === undefined ||
-        repaired.steps.find((s) => s.id === step.id)?.[kind] === step[kind]
-          ? step[kind]
-          : planned?.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
+      // Present or absent as in the plan; only the text can differ.
+      const script = (kind: ScriptKind): pulumi.Input<string> | undefined => {
+        const text = step[kind];
+        if (text === undefined || isFixed(step.id, kind, text)) return text;
+        planned ??= pulumi
+          .all([generations ?? {}, workerArch ?? knownArch])
+          .apply(([read, arch]) => planWorker(name, options, read, arch));
+        return planned.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
+      };
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {
@@ -130,8 +146,13 @@ export class ContainerdWorker extends pulumi.ComponentResource {
           customTimeouts: step.id === "ready" ? { create: "20m" } : undefined,
         },
       );
+      // The installs follow the arch the worker reported (its ready step runs first).
+      if (step.id === "ready" && autoArch) {
+        workerArch = commands.ready?.stdout.apply((stdout) => parseReadyReport(stdout).arch);
+      }
     }
     this.steps = commands as Record<StepId, remote.Command>;
+    this.arch = workerArch ?? pulumi.output(knownArch);
 
     const report: pulumi.Output<RuntimeReport> = this.steps.verify.stdout.apply(parseRuntimeReport);
     this.runtimeVersion = report.runtimeVersion;
@@ -146,6 +167,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     this.config = pulumi.output(plan.config.text);
 
     this.registerOutputs({
+      arch: this.arch,
       runtimeVersion: this.runtimeVersion,
       runtimeVersionReported: this.runtimeVersionReported,
       runtimeName: this.runtimeName,

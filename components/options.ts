@@ -3,8 +3,8 @@
  * value fails at preview, before any SSH, with the input's name and what is allowed.
  */
 import {
-  Arch,
-  ARCHES,
+  ARCH_CHOICES,
+  ArchChoice,
   configSchemaFor,
   DEFAULT_ARCH,
   DEFAULT_DOWNLOAD_BASE_URL,
@@ -18,6 +18,7 @@ import {
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
   versions?: Partial<Record<Part, string>>;
+  /** `amd64` (default), `arm64`, or `auto`: the ready step asks the worker (`uname -m`) and the installs follow. */
   arch?: string;
   sandboxImage?: string;
   systemdCgroup?: boolean;
@@ -38,7 +39,7 @@ export interface HttpProxyInput {
 /** Options after validation, with every default filled in. */
 export interface WorkerOptions {
   versions: Versions;
-  arch: Arch;
+  arch: ArchChoice;
   sandboxImage: string;
   systemdCgroup: boolean;
   downloadBaseUrl: string;
@@ -177,8 +178,11 @@ function resolveHttpProxy(given: HttpProxyInput | undefined): HttpProxyInput | u
 /** Validates every plain option and applies the defaults stated in `catalog.ts`. */
 export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   const arch: unknown = input.arch ?? DEFAULT_ARCH;
-  if (typeof arch !== "string" || !(ARCHES as readonly string[]).includes(arch)) {
-    throw new InvalidInputError("arch", `${JSON.stringify(arch)} is not supported; use one of ${ARCHES.join(", ")}`);
+  if (typeof arch !== "string" || !(ARCH_CHOICES as readonly string[]).includes(arch)) {
+    throw new InvalidInputError(
+      "arch",
+      `${JSON.stringify(arch)} is not supported; use one of ${ARCH_CHOICES.join(", ")}`,
+    );
   }
   const sandboxImage: unknown = input.sandboxImage ?? DEFAULT_SANDBOX_IMAGE;
   if (typeof sandboxImage !== "string" || !PINNED_IMAGE.test(sandboxImage)) {
@@ -193,7 +197,7 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   }
   return {
     versions: resolveVersions(input.versions),
-    arch: arch as Arch,
+    arch: arch as ArchChoice,
     sandboxImage,
     systemdCgroup,
     downloadBaseUrl: resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL),

@@ -7,7 +7,7 @@
  * once) and puts nothing in place until it has been downloaded, verified and
  * proven to run: a failure leaves the host as it was.
  */
-import { Artifact, ChecksumFormat, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
+import { ArchChoice, Artifact, ChecksumFormat, MACHINE_ARCH, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
 import { generationFile, manifestFile } from "./hostDrift";
 import { script, scriptHeader, shellQuote, StepLabel } from "./shell";
@@ -37,7 +37,7 @@ const PLACE_FUNCTION = [
  * on a just-booted instance, then checks what every later step relies on,
  * so a wrong host fails here with one clear message instead of halfway.
  */
-export function readyScript(label: StepLabel, expectedArch: string): string {
+export function readyScript(label: StepLabel, expectedArch: ArchChoice): string {
   return script(
     scriptHeader(label),
     '[[ -d /run/systemd/system ]] || fail "systemd is not the init system here; the containerd unit needs it"',
@@ -55,11 +55,13 @@ export function readyScript(label: StepLabel, expectedArch: string): string {
     "done",
     "machine=$(uname -m)",
     "case $machine in",
-    "  x86_64) arch=amd64 ;;",
-    "  aarch64) arch=arm64 ;;",
-    '  *) fail "unsupported machine type $machine (supported: x86_64, aarch64)" ;;',
+    ...Object.entries(MACHINE_ARCH).map(([machine, arch]) => `  ${machine}) arch=${arch} ;;`),
+    `  *) fail "unsupported machine type $machine (supported: ${Object.keys(MACHINE_ARCH).join(", ")})" ;;`,
     "esac",
-    `[[ $arch == ${shellQuote(expectedArch)} ]] || fail "this worker is $machine ($arch) but arch is set to ${expectedArch}"`,
+    expectedArch === "auto"
+      ? ""
+      : `[[ $arch == ${shellQuote(expectedArch)} ]] || fail "this worker is $machine ($arch) but arch is set to ${expectedArch}"`,
+    "# The component reads arch= back when arch is auto (see parseReadyReport).",
     'printf \'arch=%s\\nkernel=%s\\n\' "$arch" "$(uname -r)"',
   );
 }

@@ -2,7 +2,7 @@
  * The Pulumi program's configuration (declared in Pulumi.yaml), parsed and
  * checked before any resource exists, so a typo fails the preview by name.
  */
-import { Arch, ARCHES, Part, PARTS } from "./catalog";
+import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
 import { InvalidInputError, WorkerOptionsInput } from "./options";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
@@ -17,7 +17,8 @@ export interface ExistingHost {
 export interface Ec2Workers {
   count: number;
   instanceType: string;
-  arch: Arch;
+  /** `auto`: the instance type says which AMI, and each worker which artifacts. */
+  arch: ArchChoice;
   sshCidr: string;
   sshPublicKey: string;
   subnetId?: string;
@@ -82,8 +83,11 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
 
 export function readStackConfig(config: ConfigSource): StackConfig {
   const arch = config.get("arch") ?? "amd64";
-  if (!(ARCHES as readonly string[]).includes(arch)) {
-    throw new InvalidInputError("arch", `${JSON.stringify(arch)} is not supported; use one of ${ARCHES.join(", ")}`);
+  if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
+    throw new InvalidInputError(
+      "arch",
+      `${JSON.stringify(arch)} is not supported; use one of ${ARCH_CHOICES.join(", ")}`,
+    );
   }
   const options: WorkerOptionsInput = {
     versions: perPart(config, "Version"),
@@ -133,7 +137,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       ec2: {
         count,
         instanceType: config.get("instanceType") ?? (arch === "arm64" ? "t4g.medium" : "t3.medium"),
-        arch: arch as Arch,
+        arch: arch as ArchChoice,
         sshCidr: checkCidr(sshCidr),
         sshPublicKey,
         subnetId: config.get("subnetId"),
@@ -143,4 +147,23 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     detectHostDrift,
     options,
   };
+}
+
+/**
+ * The arch of an EC2 worker, from what AWS says its instance type runs
+ * (`supportedArchitectures`): it picks the AMI for `auto`, and must agree with a fixed `arch`.
+ */
+export function instanceArch(ec2: Pick<Ec2Workers, "instanceType" | "arch">, supported: string[]): Arch {
+  const arch = supported.includes("arm64") ? "arm64" : supported.includes("x86_64") ? "amd64" : undefined;
+  const runs = supported.length > 0 ? supported.join(", ") : "no architecture AWS named";
+  if (arch === undefined) {
+    throw new InvalidInputError("instanceType", `${ec2.instanceType} runs ${runs}; the workers need x86_64 or arm64`);
+  }
+  if (ec2.arch !== "auto" && ec2.arch !== arch) {
+    throw new InvalidInputError(
+      "instanceType",
+      `${ec2.instanceType} runs ${runs}, not arch ${ec2.arch}; set arch to ${arch} or auto, or pick another instance type`,
+    );
+  }
+  return arch;
 }

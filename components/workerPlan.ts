@@ -4,7 +4,7 @@
  * step into a `remote.Command`; tests and the end-to-end driver read it directly.
  */
 import { createHash } from "node:crypto";
-import { artifactFor, Part, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
+import { Arch, artifactFor, Part, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
 import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
@@ -59,12 +59,18 @@ export function sha256(text: string): string {
  * the unit needs runc, containerd, the CNI plugins and the config; `restart`
  * reloads containerd when the config or its version changes; `verify` needs
  * the running runtime, crictl and crictl.yaml.
+ *
+ * With `arch: "auto"`, `workerArch` is the arch the worker's ready step
+ * reported; the installs download for it.
  */
 export function planWorker(
   worker: string,
   options: WorkerOptions,
   generations: Partial<Record<DriftingStep, number>> = {},
+  workerArch?: Arch,
 ): WorkerPlan {
+  const arch = options.arch === "auto" ? workerArch : options.arch;
+  if (arch === undefined) throw new Error(`planWorker(${worker}): arch is auto; pass the arch the worker reported`);
   const label = (step: StepId): StepLabel => ({ worker, step });
   const generation = (step: StepId): number | undefined =>
     (DRIFTING_STEPS as readonly string[]).includes(step) ? (generations[step as DriftingStep] ?? 0) : undefined;
@@ -98,7 +104,7 @@ export function planWorker(
 
   const installs: Step[] = (Object.keys(INSTALL_STEP) as Part[]).map((part) => {
     const id = INSTALL_STEP[part];
-    const artifact = artifactFor(part, options.versions[part], options.arch, options.downloadBaseUrl);
+    const artifact = artifactFor(part, options.versions[part], arch, options.downloadBaseUrl);
     return {
       id,
       create: command(id, installScript(label(id), artifact, options.checksums[part])),

@@ -22,11 +22,18 @@ function connection(host = "203.0.113.10") {
   return { host, user: "ubuntu", privateKey: pulumi.secret(PRIVATE_KEY) };
 }
 
+// What a ready step prints (see readyScript); workers named `graviton-*` report arm64.
+function stdoutOf(step: string): string {
+  if (step.endsWith("-verify")) return VERIFY_STDOUT;
+  if (step.endsWith("-ready"))
+    return `arch=${step.startsWith("graviton") ? "arm64" : "amd64"}\nkernel=6.8.0-1015-aws\n`;
+  return "";
+}
+
 let run: MockedRun;
 beforeAll(() => {
   run = installMocks({
-    outputsFor: (type, name) =>
-      type === "command:remote:Command" ? { stdout: name.endsWith("-verify") ? VERIFY_STDOUT : "", stderr: "" } : {},
+    outputsFor: (type, name) => (type === "command:remote:Command" ? { stdout: stdoutOf(name), stderr: "" } : {}),
   });
 });
 
@@ -105,6 +112,30 @@ describe("ContainerdWorker resource graph", () => {
     expect(await valueOf(worker.cniConfDir)).toBe("/etc/cni/net.d");
     expect(await valueOf(worker.config)).toContain('sandbox = "registry.k8s.io/pause:3.10"');
     expect(await pulumi.isSecret(worker.runtimeVersion)).toBe(false);
+  });
+});
+
+describe('arch "auto"', () => {
+  it.each([
+    ["graviton-0", "arm64"],
+    ["intel-0", "amd64"],
+  ])("%s installs the artifacts for the arch its ready step reported (%s)", async (name, arch) => {
+    const worker = await build(name, { arch: "auto" });
+    expect(await valueOf(worker.arch)).toBe(arch);
+    const create = (step: string) => String(run.byName(`${name}-${step}`).inputs.create);
+    expect(create("runc")).toContain(`/runc.${arch}'`);
+    expect(create("containerd")).toContain(`containerd-2.3.1-linux-${arch}.tar.gz`);
+    expect(create("cni-plugins")).toContain(`cni-plugins-linux-${arch}-v1.9.1.tgz`);
+    expect(create("crictl")).toContain(`crictl-v1.36.0-linux-${arch}.tar.gz`);
+    // The ready step asks; it expects nothing.
+    expect(create("ready")).toContain("uname -m");
+    expect(create("ready")).not.toContain("but arch is set to");
+  });
+
+  it("a fixed arch is checked by the ready step and reported as given", async () => {
+    const worker = await build("fixed-arm", { arch: "arm64" });
+    expect(await valueOf(worker.arch)).toBe("arm64");
+    expect(String(run.byName("fixed-arm-ready").inputs.create)).toContain("but arch is set to arm64");
   });
 });
 

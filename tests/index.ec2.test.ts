@@ -9,7 +9,11 @@ beforeAll(async () => {
   ({ run, program } = await loadProgram(
     { workerCount: 3, arch: "arm64", sshCidr: "198.51.100.7/32", sshPublicKey: "ssh-ed25519 AAAAC3 test" },
     {
-      call: (token) => (token === "aws:ec2/getAmi:getAmi" ? { id: "ami-0123456789abcdef0" } : {}),
+      call: (token) => {
+        if (token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
+        if (token === "aws:ec2/getInstanceType:getInstanceType") return { supportedArchitectures: ["arm64"] };
+        return {};
+      },
       outputsFor: (type, name) => {
         if (type === "aws:ec2/instance:Instance") {
           return { publicIp: `203.0.113.${10 + Number(/^worker-(\d+)-ec2$/.exec(name)?.[1])}`, privateIp: "10.0.0.9" };

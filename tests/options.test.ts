@@ -45,6 +45,16 @@ describe("resolveOptions", () => {
     expect(resolveOptions({ sandboxImage }).sandboxImage).toBe(sandboxImage);
   });
 
+  it.each(["amd64", "arm64", "auto"])("accepts arch %s", (arch) => {
+    expect(resolveOptions({ arch }).arch).toBe(arch);
+  });
+
+  it("names every allowed arch when one is wrong", () => {
+    expect(() => resolveOptions({ arch: "x86_64" })).toThrow(
+      'invalid arch: "x86_64" is not supported; use one of amd64, arm64, auto',
+    );
+  });
+
   it.each([
     ["versions.crictl", { versions: { crictl: "1.36" } }],
     ["versions.cni", { versions: { cni: "v1.9.1-x y" } }],

@@ -34,6 +34,13 @@ function allCommands(): { name: string; command: string }[] {
       }
     }
   }
+  // arch "auto": the ready step asks instead of checking; the installs take what it reported.
+  for (const step of planWorker("worker-0", resolveOptions({ arch: "auto" }), {}, "arm64").steps) {
+    for (const kind of ["create", "update", "delete"] as const) {
+      const command = step[kind];
+      if (command) commands.push({ name: `auto/${step.id}/${kind}`, command });
+    }
+  }
   return commands;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigSource, parseHostSpec, readStackConfig } from "../components/stackConfig";
+import { ConfigSource, instanceArch, parseHostSpec, readStackConfig } from "../components/stackConfig";
 
 function source(values: Record<string, unknown>): ConfigSource {
   return {
@@ -90,5 +90,37 @@ describe("readStackConfig", () => {
     [{ ...EC2, arch: "ppc64le" }, /invalid arch/],
   ])("rejects %j", (values, message) => {
     expect(() => readStackConfig(source(values))).toThrow(message);
+  });
+});
+
+describe("instanceArch: what the EC2 instance type runs", () => {
+  it.each([
+    ["t4g.medium", "auto", ["arm64"], "arm64"],
+    ["t3.medium", "auto", ["i386", "x86_64"], "amd64"],
+    ["m7g.large", "arm64", ["arm64"], "arm64"],
+    ["c7i.large", "amd64", ["x86_64"], "amd64"],
+  ] as const)("%s with arch %s -> %s", (instanceType, arch, supported, expected) => {
+    expect(instanceArch({ instanceType, arch }, [...supported])).toBe(expected);
+  });
+
+  it.each([
+    [
+      "a Graviton type for amd64",
+      "m7g.large",
+      "amd64",
+      ["arm64"],
+      /m7g\.large runs arm64, not arch amd64; set arch to arm64 or auto/,
+    ],
+    ["an x86 type for arm64", "t3.medium", "arm64", ["x86_64"], /t3\.medium runs x86_64, not arch arm64/],
+    [
+      "a type AWS names no arch for",
+      "x9.odd",
+      "auto",
+      [],
+      /x9\.odd runs no architecture AWS named; the workers need x86_64 or arm64/,
+    ],
+  ] as const)("rejects %s, naming instanceType", (_what, instanceType, arch, supported, message) => {
+    expect(() => instanceArch({ instanceType, arch }, [...supported])).toThrow(message);
+    expect(() => instanceArch({ instanceType, arch }, [...supported])).toThrow(/^invalid instanceType: /);
   });
 });
