@@ -57,13 +57,22 @@ export const PATHS = {
   crictlConfig: "/etc/crictl.yaml",
   /** Lists of the files each install step put in place, so an upgrade or a destroy removes exactly those. */
   manifestDir: "/var/lib/containerd-worker",
+  /** containerd's persistent state: images, snapshots, container metadata. */
+  containerdRoot: "/var/lib/containerd",
+  /** containerd's runtime state on tmpfs: its sockets, the shims' and runc's state, container mounts. */
+  containerdState: "/run/containerd",
+  /** The CNI plugins' state: host-local IP allocations and cached results. */
+  cniState: "/var/lib/cni",
 } as const;
 
 /** Holds the digest of the last plan the verify step proved on this worker. */
 export const VERIFIED_PLAN_FILE = `${PATHS.manifestDir}/verified-plan`;
 
+/** The socket containerd serves (CRI and its own API). */
+export const RUNTIME_SOCKET = `${PATHS.containerdState}/containerd.sock`;
+
 /** The CRI socket containerd serves and the kubelet is pointed at. */
-export const RUNTIME_ENDPOINT = "unix:///run/containerd/containerd.sock";
+export const RUNTIME_ENDPOINT = `unix://${RUNTIME_SOCKET}`;
 
 /**
  * How a release publishes its checksum:

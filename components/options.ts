@@ -26,6 +26,14 @@ export interface WorkerOptionsInput {
   checksums?: Partial<Record<Part, string>>;
   /** The proxy containerd uses to pull images (not the downloads, which run on the worker as root's curl). */
   httpProxy?: HttpProxyInput;
+  /**
+   * On destroy, also remove containerd's and the CNI plugins' state: `/var/lib/containerd` (images,
+   * snapshots), `/run/containerd` and `/var/lib/cni`. Default `false`: destroy stops every container
+   * and removes what the component installed, and keeps the state, so a reinstall finds its images.
+   * Destroy runs the setting saved by the last up: set it, run `pulumi up` (nothing runs on the
+   * workers), then `pulumi destroy`.
+   */
+  purgeStateOnDestroy?: boolean;
 }
 
 /** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
@@ -46,6 +54,7 @@ export interface WorkerOptions {
   checksums: Partial<Record<Part, string>>;
   /** Absent when containerd needs no proxy. */
   httpProxy?: HttpProxyInput;
+  purgeStateOnDestroy: boolean;
 }
 
 /** A rejected input: `input` is its path in the args, e.g. `versions.containerd`. */
@@ -195,6 +204,10 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   if (typeof systemdCgroup !== "boolean") {
     throw new InvalidInputError("systemdCgroup", `${JSON.stringify(systemdCgroup)} is not a boolean`);
   }
+  const purgeStateOnDestroy: unknown = input.purgeStateOnDestroy ?? false;
+  if (typeof purgeStateOnDestroy !== "boolean") {
+    throw new InvalidInputError("purgeStateOnDestroy", `${JSON.stringify(purgeStateOnDestroy)} is not a boolean`);
+  }
   return {
     versions: resolveVersions(input.versions),
     arch: arch as ArchChoice,
@@ -203,6 +216,7 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
     downloadBaseUrl: resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL),
     checksums: resolveChecksums(input.checksums),
     httpProxy: resolveHttpProxy(input.httpProxy),
+    purgeStateOnDestroy,
   };
 }
 

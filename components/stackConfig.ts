@@ -101,6 +101,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       https: config.get("httpsProxy"),
       noProxy: config.getObject<string[]>("noProxy"),
     },
+    purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;

@@ -14,6 +14,7 @@ export const STEP_IDS = [
   "unit",
   "restart",
   "verify",
+  "reset",
 ] as const;
 export type StepId = (typeof STEP_IDS)[number];
 

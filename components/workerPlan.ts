@@ -19,6 +19,7 @@ import {
   recordRun,
   removeFileScript,
   removeUnitScript,
+  resetScript,
   restartScript,
   uninstallScript,
   unitScript,
@@ -58,7 +59,8 @@ export function sha256(text: string): string {
  * four installs, the config and crictl.yaml run in parallel after `ready`;
  * the unit needs runc, containerd, the CNI plugins and the config; `restart`
  * reloads containerd when the config or its version changes; `verify` needs
- * the running runtime, crictl and crictl.yaml.
+ * the running runtime, crictl and crictl.yaml; `reset` stops every container
+ * on destroy, before the unit step's delete disables containerd.
  *
  * With `arch: "auto"`, `workerArch` is the arch the worker's ready step
  * reported; the installs download for it.
@@ -169,5 +171,13 @@ export function planWorker(
     delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE)),
     dependsOn: ["restart", "crictl", "crictl-yaml"],
   };
-  return { steps: [...preparation, verify], config, unit, crictlConfig };
+  // Acts only on destroy, before the unit step stops containerd (it depends on the unit and on crictl,
+  // so containerd, ctr, crictl and runc are all still there). With no create or update, a changed
+  // purgeStateOnDestroy only updates the delete saved in state: nothing runs on the worker.
+  const reset: Step = {
+    id: "reset",
+    delete: command("reset", resetScript(label("reset"), options.purgeStateOnDestroy)),
+    dependsOn: ["unit", "crictl"],
+  };
+  return { steps: [...preparation, verify, reset], config, unit, crictlConfig };
 }

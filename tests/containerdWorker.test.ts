@@ -82,6 +82,7 @@ describe("ContainerdWorker resource graph", () => {
       unit: ["cni-plugins", "config", "containerd", "proxy", "runc"],
       restart: ["config", "containerd", "proxy", "unit"],
       verify: ["crictl", "crictl-yaml", "restart"],
+      reset: ["crictl", "unit"],
     });
   });
 
@@ -219,6 +220,7 @@ describe("changing one input changes only the children it concerns", () => {
       ["cni-plugins", "containerd", "crictl", "runc", "verify"],
     ],
     ["arch", { arch: "arm64" }, ["cni-plugins", "containerd", "crictl", "ready", "runc", "verify"]],
+    ["purging state on destroy", { purgeStateOnDestroy: true }, ["reset"]],
   ] as const)("%s", async (_what, change, expected) => {
     expect(await changedSteps({}, change as Omit<ContainerdWorkerArgs, "connection">)).toEqual(expected);
   });
@@ -254,6 +256,7 @@ describe("bad input fails at construction, naming the input and what is allowed"
     ["checksums.crictl", { checksums: { crictl: "abc" } }, /invalid checksums\.crictl: .*64 hex characters/],
     ["httpProxy.https", { httpProxy: { https: "proxy:3128" } }, /invalid httpProxy\.https: .*proxy URL/],
     ["httpProxy.noProxy", { httpProxy: { http: "http://p:3128", noProxy: ["a b"] } }, /invalid httpProxy\.noProxy/],
+    ["purgeStateOnDestroy", { purgeStateOnDestroy: "yes" }, /invalid purgeStateOnDestroy: "yes" is not a boolean/],
   ])("%s", (_what, args, message) => {
     const construct = () =>
       new ContainerdWorker("bad", {

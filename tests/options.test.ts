@@ -11,6 +11,7 @@ describe("resolveOptions", () => {
       downloadBaseUrl: "https://github.com",
       checksums: {},
       httpProxy: undefined,
+      purgeStateOnDestroy: false,
     });
   });
 
@@ -62,6 +63,7 @@ describe("resolveOptions", () => {
     ["sandboxImage", { sandboxImage: "Registry.k8s.io/Pause:3.10" }],
     ["sandboxImage", { sandboxImage: "pause:" }],
     ["systemdCgroup", { systemdCgroup: "yes" as unknown as boolean }],
+    ["purgeStateOnDestroy", { purgeStateOnDestroy: "true" as unknown as boolean }],
     ["downloadBaseUrl", { downloadBaseUrl: "github.com" }],
     ["downloadBaseUrl", { downloadBaseUrl: "https://mirror.example/?token=1" }],
     ["checksums.runc", { checksums: { runc: "z".repeat(64) } }],

@@ -1,11 +1,11 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part } from "../components/catalog";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
-import { CHECKSUM_PICK, installScript } from "../components/scripts";
+import { CHECKSUM_PICK, installScript, PURGED_STATE_DIRS, resetScript, SHIMS_FUNCTION } from "../components/scripts";
 import { SCRIPT_DELIMITER } from "../components/shell";
 import { planWorker } from "../components/workerPlan";
 
@@ -16,6 +16,7 @@ function allCommands(): { name: string; command: string }[] {
     { versions: { containerd: "1.7.24" }, systemdCgroup: false },
     { versions: { containerd: "2.0.5" }, checksums: { runc: "a".repeat(64), crictl: "b".repeat(64) } },
     { downloadBaseUrl: "http://10.200.0.1:8080/mirror", sandboxImage: "registry.k8s.io/pause:3.10" },
+    { purgeStateOnDestroy: true, httpProxy: { https: "http://proxy.internal:3128", noProxy: ["localhost"] } },
   ];
   const commands: { name: string; command: string }[] = [];
   for (const arch of ARCHES) {
@@ -150,6 +151,64 @@ describe("install steps stage their files beside the install directory", () => {
       expect(fs.existsSync(crictlStage)).toBe(true);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the reset script (destroy)", () => {
+  const label = { worker: "worker-0", step: "reset" };
+
+  it("stops containers through the runtime, then containerd, then forces what is left, then unmounts, then purges", () => {
+    const text = resetScript(label, true);
+    const phases = [
+      '"$crictl" stopp',
+      "tasks kill --signal SIGTERM",
+      "tasks delete --force",
+      "systemctl stop containerd",
+      '"$runc" --root "$root" delete --force',
+      'kill -KILL "${pids[@]}"',
+      "umount --",
+      "rm -rf --one-file-system",
+    ];
+    const positions = phases.map((phase) => text.indexOf(phase));
+    for (const [index, phase] of phases.entries()) expect(positions[index], phase).toBeGreaterThan(-1);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
+  it.each([
+    [false, "kept"],
+    [true, "removed"],
+  ])("purgeState %s: the state directories are %s", (purge, verb) => {
+    const text = resetScript(label, purge);
+    expect(text).toContain(`${verb} ${PURGED_STATE_DIRS.join(", ")}`);
+    expect(text.includes("rm -rf")).toBe(purge);
+    expect(text.includes("-delete")).toBe(purge);
+  });
+
+  it("finds the shims of this containerd by their command line, and no other process", async () => {
+    // Each process renames itself (argv[0]) and carries the arguments a shim has.
+    const impostor = (argv0: string, args: string) =>
+      spawn("bash", ["-c", `exec -a ${argv0} bash -c 'sleep 30; :' x ${args}`], { stdio: "ignore" });
+    const processes = {
+      ours: impostor(
+        "/usr/local/bin/containerd-shim-runc-v2",
+        "-namespace k8s.io -id a -address /run/containerd/containerd.sock",
+      ),
+      otherRuntime: impostor(
+        "containerd-shim-runc-v2",
+        "-namespace moby -id b -address /run/docker/containerd/containerd.sock",
+      ),
+      namesAShim: impostor("bash", "containerd-shim-runc-v2 -address /run/containerd/containerd.sock"),
+    };
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const found = spawnSync("bash", ["-c", `set -euo pipefail\n${SHIMS_FUNCTION}\nshims`], { encoding: "utf8" });
+      expect(found.status).toBe(0);
+      const pids = new Set(found.stdout.split("\n"));
+      const seen = Object.fromEntries(Object.entries(processes).map(([name, p]) => [name, pids.has(String(p.pid))]));
+      expect(seen).toEqual({ ours: true, otherRuntime: false, namesAShim: false });
+    } finally {
+      for (const p of Object.values(processes)) p.kill("SIGKILL");
     }
   });
 });

@@ -59,6 +59,7 @@ describe("readStackConfig", () => {
         crictlVersion: "1.35.0",
         systemdCgroup: false,
         sandboxImage: "pause:3.9",
+        purgeStateOnDestroy: true,
       }),
     );
     expect(config.options).toEqual({
@@ -69,6 +70,7 @@ describe("readStackConfig", () => {
       downloadBaseUrl: undefined,
       checksums: {},
       httpProxy: { http: undefined, https: undefined, noProxy: undefined },
+      purgeStateOnDestroy: true,
     });
   });
 

@@ -27,7 +27,17 @@ describe("planWorker", () => {
   });
 
   it("removes what it installed on destroy, and nothing for steps that install nothing", () => {
-    for (const id of ["runc", "containerd", "cni-plugins", "crictl", "config", "crictl-yaml", "unit", "verify"]) {
+    for (const id of [
+      "runc",
+      "containerd",
+      "cni-plugins",
+      "crictl",
+      "config",
+      "crictl-yaml",
+      "unit",
+      "verify",
+      "reset",
+    ]) {
       expect(step(id).delete).toBeDefined();
     }
     expect(step("ready").delete).toBeUndefined();
@@ -41,7 +51,27 @@ describe("planWorker", () => {
 
   it("names the worker and step in every failure message", () => {
     for (const s of plan.steps)
-      expect(s.create ?? s.update).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
+      expect(s.create ?? s.update ?? s.delete).toContain(`containerd-worker: worker worker-0, step ${s.id}:`);
+  });
+
+  it("stops the containers on destroy before the unit step stops containerd, with every tool still installed", () => {
+    // The engine deletes dependents first: reset's delete runs before those of unit, containerd (ctr), runc and crictl.
+    const dependsOn = (id: string, on: string): boolean =>
+      step(id).dependsOn.some((dep) => dep === on || dependsOn(dep, on));
+    for (const tool of ["unit", "containerd", "runc", "crictl"]) expect(dependsOn("reset", tool), tool).toBe(true);
+    expect(step("reset").delete).toContain("tasks kill --signal SIGTERM");
+  });
+
+  it("acts only on destroy, so setting purgeStateOnDestroy runs nothing on the worker and changes only reset", () => {
+    expect(step("reset").create).toBeUndefined();
+    expect(step("reset").update).toBeUndefined();
+    const purging = planWorker("worker-0", resolveOptions({ purgeStateOnDestroy: true }));
+    const changed = purging.steps
+      .filter((s, i) => JSON.stringify(s) !== JSON.stringify(plan.steps[i]))
+      .map((s) => s.id);
+    expect(changed).toEqual(["reset"]);
+    expect(step("reset").delete).not.toContain("rm -rf");
+    expect(purging.steps.find((s) => s.id === "reset")?.delete).toContain("rm -rf --one-file-system");
   });
 
   it("records each drifting step's generation when it runs and forgets it on destroy", () => {
