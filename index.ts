@@ -28,6 +28,13 @@ const stack = (() => {
   }
 })();
 const sshPrivateKey = config.requireSecret("sshPrivateKey");
+/** Every worker's steps and drift probe go through the bastion when there is one. */
+const proxy = stack.bastion && {
+  host: stack.bastion.address,
+  user: stack.bastion.user ?? stack.sshUser,
+  port: stack.bastion.port ?? 22,
+  privateKey: config.getSecret("bastionPrivateKey") ?? sshPrivateKey,
+};
 
 function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
   // Loaded only for EC2 workers: a stack of existing hosts skips the AWS SDK's load time.
@@ -68,12 +75,14 @@ function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
       subnetId: ec2.subnetId,
       vpcSecurityGroupIds: [securityGroup.id],
       keyName: keyPair.keyName,
-      associatePublicIpAddress: true,
+      // Behind a bastion the workers stay private: reached at their private address through it.
+      associatePublicIpAddress: proxy === undefined,
       tags: { Name: name },
     });
-    const host = pulumi
-      .all([instance.publicIp, instance.privateIp])
-      .apply(([publicIp, privateIp]) => publicIp || privateIp);
+    const host =
+      proxy === undefined
+        ? pulumi.all([instance.publicIp, instance.privateIp]).apply(([publicIp, privateIp]) => publicIp || privateIp)
+        : instance.privateIp;
     return { name, host, user, port: 22 };
   });
 }
@@ -93,7 +102,7 @@ const runtimes = targets.map(
     new ContainerdWorker(target.name, {
       ...stack.options,
       detectHostDrift: stack.detectHostDrift,
-      connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey },
+      connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey, proxy },
     }),
 );
 

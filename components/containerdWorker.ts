@@ -3,11 +3,19 @@ import * as command from "@pulumi/command";
 import * as remote from "@pulumi/command/remote";
 import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog";
 import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
-import { checkConnection, InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
+import {
+  checkConnection,
+  ConnectionFacts,
+  InvalidInputError,
+  resolveOptions,
+  WorkerOptions,
+  WorkerOptionsInput,
+} from "./options";
 import { assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { ProbeConnection, runProbe } from "./hostReader";
-import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
+import { readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
+import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
 import { planWorker, WorkerPlan } from "./workerPlan";
 
 type ScriptKind = "create" | "update" | "delete";
@@ -18,7 +26,10 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
   /**
    * How to reach the worker over SSH: `@pulumi/command`'s connection (host,
    * port, user, privateKey, proxy for a bastion, dial limits). Pass the key
-   * as a secret. A non-root user needs passwordless sudo.
+   * as a secret. A non-root user needs passwordless sudo. The `ready` step
+   * dials with limits worked out from `readyTimeoutSeconds` instead of
+   * `dialErrorLimit` and `perDialTimeout` (for the bastion too); the other
+   * steps run after it and use them as given.
    */
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /**
@@ -30,12 +41,27 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
   detectHostDrift?: boolean;
 }
 
-/** Knows a connection's host/port/user where they are plain values, so preview can check them. */
-function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): Record<string, unknown> | undefined {
-  if (pulumi.Output.isInstance(connection) || connection instanceof Promise) return undefined;
-  const { host, port, user } = connection;
-  const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
-  return isPlain(host) && isPlain(port) && isPlain(user) ? { host, port, user } : undefined;
+const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
+
+/** Knows a connection's (and its bastion's) host/port/user where they are plain values, so preview can check them. */
+function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): ConnectionFacts | undefined {
+  const hop = (host: unknown, port: unknown, user: unknown) =>
+    [host, port, user].every(isPlain) ? { host, port, user } : undefined;
+  if (!isPlain(connection)) return undefined;
+  const { host, port, user, proxy } = connection as command.types.input.remote.ConnectionArgs;
+  const target = hop(host, port, user);
+  if (target === undefined || !isPlain(proxy)) return undefined;
+  if (proxy === undefined) return target;
+  const { host: proxyHost, port: proxyPort, user: proxyUser } = proxy as command.types.input.remote.ProxyConnectionArgs;
+  const bastion = hop(proxyHost, proxyPort, proxyUser);
+  return bastion && { ...target, proxy: bastion };
+}
+
+/** The connection of the `ready` step: the readiness gate's dial limits on every hop. */
+function gatedConnection<C extends { proxy?: object }>(connection: C, timeoutSeconds: number): C {
+  const { dialErrorLimit, perDialTimeout } = readyDialing(timeoutSeconds);
+  const limits = { dialErrorLimit, perDialTimeout };
+  return { ...connection, ...limits, ...(connection.proxy && { proxy: { ...connection.proxy, ...limits } }) };
 }
 
 /**
@@ -116,6 +142,8 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       variants.every((variant) => variant.steps.find((s) => s.id === id)?.[kind] === text);
     let workerArch: pulumi.Output<Arch> | undefined;
     let planned: pulumi.Output<WorkerPlan> | undefined;
+    const readyGate = readyDialing(options.readyTimeoutSeconds);
+    const readyConnection = connection.apply((value) => gatedConnection(value, options.readyTimeoutSeconds));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
       // Present or absent as in the plan; only the text can differ.
@@ -130,7 +158,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {
-          connection,
+          connection: step.id === "ready" ? readyConnection : connection,
           create: script("create"),
           update: script("update"),
           delete: script("delete"),
@@ -142,8 +170,8 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         {
           parent: this,
           dependsOn: step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
-          // The first step may wait for cloud-init on a just-booted instance.
-          customTimeouts: step.id === "ready" ? { create: "20m" } : undefined,
+          // The readiness gate may take this long; an engine timeout must not cut it short.
+          customTimeouts: step.id === "ready" ? { create: `${readyGate.worstCaseSeconds}s` } : undefined,
         },
       );
       // The installs follow the arch the worker reported (its ready step runs first).

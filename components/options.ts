@@ -14,6 +14,7 @@ import {
   PARTS,
   Versions,
 } from "./catalog";
+import { DEFAULT_READY_TIMEOUT_SECONDS, READY_TIMEOUT_RANGE } from "./readiness";
 
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
@@ -34,6 +35,13 @@ export interface WorkerOptionsInput {
    * workers), then `pulumi destroy`.
    */
   purgeStateOnDestroy?: boolean;
+  /**
+   * How long a just-booted worker has to accept SSH and finish cloud-init,
+   * in seconds: the `ready` step keeps dialing at least this long, then waits
+   * for cloud-init until this long after the worker's boot. Default 300 (see
+   * `DEFAULT_READY_TIMEOUT_SECONDS`); 1 to 3600.
+   */
+  readyTimeoutSeconds?: number;
 }
 
 /** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
@@ -55,6 +63,7 @@ export interface WorkerOptions {
   /** Absent when containerd needs no proxy. */
   httpProxy?: HttpProxyInput;
   purgeStateOnDestroy: boolean;
+  readyTimeoutSeconds: number;
 }
 
 /** A rejected input: `input` is its path in the args, e.g. `versions.containerd`. */
@@ -208,6 +217,19 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   if (typeof purgeStateOnDestroy !== "boolean") {
     throw new InvalidInputError("purgeStateOnDestroy", `${JSON.stringify(purgeStateOnDestroy)} is not a boolean`);
   }
+  const readyTimeoutSeconds: unknown = input.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS;
+  const { min, max } = READY_TIMEOUT_RANGE;
+  if (
+    typeof readyTimeoutSeconds !== "number" ||
+    !Number.isInteger(readyTimeoutSeconds) ||
+    readyTimeoutSeconds < min ||
+    readyTimeoutSeconds > max
+  ) {
+    throw new InvalidInputError(
+      "readyTimeoutSeconds",
+      `${JSON.stringify(readyTimeoutSeconds)}: expected whole seconds from ${min} to ${max} (default ${DEFAULT_READY_TIMEOUT_SECONDS})`,
+    );
+  }
   return {
     versions: resolveVersions(input.versions),
     arch: arch as ArchChoice,
@@ -217,6 +239,7 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
     checksums: resolveChecksums(input.checksums),
     httpProxy: resolveHttpProxy(input.httpProxy),
     purgeStateOnDestroy,
+    readyTimeoutSeconds,
   };
 }
 
@@ -225,18 +248,30 @@ export interface ConnectionFacts {
   host?: unknown;
   port?: unknown;
   user?: unknown;
+  /** A bastion: checked the same way, as `connection.proxy.*`. */
+  proxy?: unknown;
 }
 
-/** Checks host, port and user of a connection; run again once Output values are known. */
-export function checkConnection(connection: ConnectionFacts): void {
-  const { host, port, user } = connection;
+function checkHop(input: string, host: unknown, port: unknown, user: unknown): void {
   if (typeof host !== "string" || host.trim() === "") {
-    throw new InvalidInputError("connection.host", `${JSON.stringify(host)}: expected a host name or IP address`);
+    throw new InvalidInputError(`${input}.host`, `${JSON.stringify(host)}: expected a host name or IP address`);
   }
   if (port !== undefined && (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)) {
-    throw new InvalidInputError("connection.port", `${JSON.stringify(port)}: expected an integer from 1 to 65535`);
+    throw new InvalidInputError(`${input}.port`, `${JSON.stringify(port)}: expected an integer from 1 to 65535`);
   }
   if (user !== undefined && (typeof user !== "string" || user.trim() === "")) {
-    throw new InvalidInputError("connection.user", `${JSON.stringify(user)}: expected a user name`);
+    throw new InvalidInputError(`${input}.user`, `${JSON.stringify(user)}: expected a user name`);
   }
+}
+
+/** Checks host, port and user of a connection and of its bastion; run again once Output values are known. */
+export function checkConnection(connection: ConnectionFacts): void {
+  const { host, port, user, proxy } = connection;
+  checkHop("connection", host, port, user);
+  if (proxy === undefined) return;
+  if (typeof proxy !== "object" || proxy === null) {
+    throw new InvalidInputError("connection.proxy", `${JSON.stringify(proxy)}: expected { host, port?, user?, ... }`);
+  }
+  const bastion = proxy as ConnectionFacts;
+  checkHop("connection.proxy", bastion.host, bastion.port, bastion.user);
 }

@@ -44,18 +44,28 @@ const PLACE_FUNCTION = [
  * Readiness and preflight, the first step on a worker: waits for cloud-init
  * on a just-booted instance, then checks what every later step relies on,
  * so a wrong host fails here with one clear message instead of halfway.
+ *
+ * The cloud-init wait ends `timeoutSeconds` after the worker's boot (the
+ * start of its PID 1), the same budget the step's dial retries used to reach
+ * it: a worker booted long ago is never waited for. cloud-init finished with
+ * errors fails the step too: something the instance's own setup expected
+ * did not happen, and installing on top of it would hide that.
  */
-export function readyScript(label: StepLabel, expectedArch: ArchChoice): string {
+export function readyScript(label: StepLabel, expectedArch: ArchChoice, timeoutSeconds: number): string {
   return script(
     scriptHeader(label),
     '[[ -d /run/systemd/system ]] || fail "systemd is not the init system here; the containerd unit needs it"',
     "if command -v cloud-init >/dev/null 2>&1; then",
-    "  status=0",
-    "  timeout 900 cloud-init status --wait >/dev/null 2>&1 || status=$?",
-    "  case $status in",
-    "    0 | 2) ;; # 2: finished with recoverable errors",
-    '    124) fail "cloud-init did not finish within 15 minutes" ;;',
-    '    *) fail "cloud-init failed (exit $status); see cloud-init status --long on the worker" ;;',
+    "  read -r uptime _ </proc/uptime",
+    "  since_boot=$(( ${uptime%.*} - $(awk '{ print $22 }' /proc/1/stat) / $(getconf CLK_TCK) ))",
+    `  left=$(( ${timeoutSeconds} - since_boot ))`,
+    '  if (( left > 0 )); then timeout "$left" cloud-init status --wait >/dev/null 2>&1 || true; fi',
+    "  # Exits 1 on error and 2 on recoverable errors: read its status line instead.",
+    "  state=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p') || true",
+    "  case $state in",
+    "    done | disabled) ;;",
+    `    error) fail "cloud-init finished with errors: $(cloud-init status --long 2>&1 | tail -n 5 | tr '\\n' ' ')" ;;`,
+    `    *) fail "cloud-init has not finished ${timeoutSeconds} s after boot (readyTimeoutSeconds; status: \${state:-unknown}); see cloud-init status --long on the worker" ;;`,
     "  esac",
     "fi",
     "for tool in curl tar sha256sum install systemctl awk mktemp flock; do",

@@ -24,11 +24,20 @@ export interface Ec2Workers {
   subnetId?: string;
 }
 
+/** A bastion (SSH jump host) given as `[user@]address[:port]`. */
+export interface Bastion {
+  address: string;
+  user?: string;
+  port?: number;
+}
+
 export interface StackConfig {
   /** Existing hosts, or EC2 instances to create: exactly one of the two. */
   workers: { kind: "hosts"; hosts: ExistingHost[] } | { kind: "ec2"; ec2: Ec2Workers };
-  /** SSH user for workers that don't name one. */
+  /** SSH user for workers (and a bastion) that don't name one. */
   sshUser: string;
+  /** Every worker is reached through this host when set. */
+  bastion?: Bastion;
   /** Read each worker on preview and up to report and repair host drift. */
   detectHostDrift: boolean;
   options: WorkerOptionsInput;
@@ -42,7 +51,9 @@ export interface ConfigSource {
   getObject<T>(key: string): T | undefined;
 }
 
-const HOST_SPEC = /^([A-Za-z0-9][A-Za-z0-9-]*)=(?:([a-z_][a-z0-9_.-]*)@)?([^@:\s]+|\[[0-9a-fA-F:]+\])(?::(\d+))?$/;
+const ADDRESS = "(?:([a-z_][a-z0-9_.-]*)@)?([^@:\\s]+|\\[[0-9a-fA-F:]+\\])(?::(\\d+))?";
+const HOST_SPEC = new RegExp(`^([A-Za-z0-9][A-Za-z0-9-]*)=${ADDRESS}$`);
+const BASTION_SPEC = new RegExp(`^${ADDRESS}$`);
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /** Parses `worker-0=ubuntu@203.0.113.10:22` (user and port optional). */
@@ -55,11 +66,27 @@ export function parseHostSpec(spec: string, index: number): ExistingHost {
       `${JSON.stringify(spec)} is not name=[user@]address[:port], e.g. "worker-0=ubuntu@203.0.113.10:22"`,
     );
   }
-  const port = match[4] === undefined ? undefined : Number(match[4]);
+  return { name: match[1], ...addressOf(input, match[2], match[3], match[4]) };
+}
+
+function addressOf(input: string, user: string | undefined, address: string, portText: string | undefined): Bastion {
+  const port = portText === undefined ? undefined : Number(portText);
   if (port !== undefined && (port < 1 || port > 65535)) {
     throw new InvalidInputError(input, `port ${port} is outside 1-65535`);
   }
-  return { name: match[1], address: match[3].replace(/^\[|\]$/g, ""), user: match[2], port };
+  return { address: address.replace(/^\[|\]$/g, ""), user, port };
+}
+
+/** Parses `bastion`: `ubuntu@203.0.113.5:22` (user and port optional). */
+export function parseBastion(spec: string): Bastion {
+  const match = BASTION_SPEC.exec(spec.trim());
+  if (!match || match[2] === undefined) {
+    throw new InvalidInputError(
+      "bastion",
+      `${JSON.stringify(spec)} is not [user@]address[:port], e.g. "ubuntu@203.0.113.5" or "bastion.example.com:2222"`,
+    );
+  }
+  return addressOf("bastion", match[1], match[2], match[3]);
 }
 
 function checkCidr(value: string): string {
@@ -102,8 +129,11 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       noProxy: config.getObject<string[]>("noProxy"),
     },
     purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
+    readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
+  const bastionSpec = config.get("bastion");
+  const bastion = bastionSpec === undefined ? undefined : parseBastion(bastionSpec);
   const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;
 
   const specs = config.getObject<unknown>("hosts") ?? [];
@@ -117,7 +147,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
       names.add(host.name);
     }
-    return { workers: { kind: "hosts", hosts }, sshUser, detectHostDrift, options };
+    return { workers: { kind: "hosts", hosts }, sshUser, bastion, detectHostDrift, options };
   }
 
   const count = config.getNumber("workerCount") ?? 2;
@@ -145,6 +175,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       },
     },
     sshUser,
+    bastion,
     detectHostDrift,
     options,
   };

@@ -116,7 +116,11 @@ export function planWorker(
   });
 
   const preparation: Step[] = [
-    { id: "ready", create: command("ready", readyScript(label("ready"), options.arch)), dependsOn: [] },
+    {
+      id: "ready",
+      create: command("ready", readyScript(label("ready"), options.arch, options.readyTimeoutSeconds)),
+      dependsOn: [],
+    },
     ...installs,
     {
       id: "config",
@@ -155,7 +159,13 @@ export function planWorker(
   ];
   // Verify runs again whenever any other step changes; the digest it records
   // on the worker says which plan was last proven there.
-  const planSha256 = sha256(JSON.stringify(preparation.map(({ create, update, stdin }) => [create, update, stdin])));
+  // ready changes nothing on the worker (its script carries only the readiness timeout and arch, which the
+  // install steps carry too), so a new timeout re-runs ready alone.
+  const planSha256 = sha256(
+    JSON.stringify(
+      preparation.filter((s) => s.id !== "ready").map(({ create, update, stdin }) => [create, update, stdin]),
+    ),
+  );
   const verify: Step = {
     id: "verify",
     create: command(

@@ -3,6 +3,7 @@ import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE, STEP_IDS } from "../components";
+import { readyDialing } from "../components/readiness";
 import { installMocks, isSecretValue, MockedRun, Registration, settle, valueOf } from "./pulumiMocks";
 
 // What a verify step prints on a worker running the article's containerd (its Step 5 output).
@@ -98,6 +99,28 @@ describe("ContainerdWorker resource graph", () => {
       expect(isSecretValue(registration.inputs.connection)).toBe(true);
       expect(JSON.stringify({ ...registration.inputs, connection: undefined })).not.toContain("not-a-real-key");
     }
+  });
+
+  it("dials the ready step through the readiness gate, on every hop, and the other steps as given", async () => {
+    const bastion = { host: "198.51.100.7", user: "jump", privateKey: pulumi.secret(PRIVATE_KEY), dialErrorLimit: 2 };
+    const worker = new ContainerdWorker("gate", {
+      connection: { ...connection("10.0.1.5"), proxy: bastion, perDialTimeout: 30 },
+      detectHostDrift: false,
+      readyTimeoutSeconds: 60,
+    });
+    await valueOf(worker.runtimeVersion);
+    await settle();
+    const connectionOf = (step: string) =>
+      (run.byName(`gate-${step}`).inputs.connection as { value: Record<string, unknown> }).value;
+    const { dialErrorLimit, perDialTimeout } = readyDialing(60);
+    expect(connectionOf("ready")).toMatchObject({
+      host: "10.0.1.5",
+      dialErrorLimit,
+      perDialTimeout,
+      proxy: { host: "198.51.100.7", user: "jump", dialErrorLimit, perDialTimeout },
+    });
+    expect(connectionOf("runc")).toMatchObject({ perDialTimeout: 30, proxy: { dialErrorLimit: 2 } });
+    expect(connectionOf("runc").dialErrorLimit).toBe(10); // the SDK's default, not the gate's
   });
 
   it("exposes what the worker's CRI answer says, plus the rendered settings", async () => {
@@ -221,6 +244,8 @@ describe("changing one input changes only the children it concerns", () => {
     ],
     ["arch", { arch: "arm64" }, ["cni-plugins", "containerd", "crictl", "ready", "runc", "verify"]],
     ["purging state on destroy", { purgeStateOnDestroy: true }, ["reset"]],
+    // Readiness changes nothing on the worker: nothing else runs again.
+    ["readiness timeout", { readyTimeoutSeconds: 600 }, ["ready"]],
   ] as const)("%s", async (_what, change, expected) => {
     expect(await changedSteps({}, change as Omit<ContainerdWorkerArgs, "connection">)).toEqual(expected);
   });
@@ -257,6 +282,11 @@ describe("bad input fails at construction, naming the input and what is allowed"
     ["httpProxy.https", { httpProxy: { https: "proxy:3128" } }, /invalid httpProxy\.https: .*proxy URL/],
     ["httpProxy.noProxy", { httpProxy: { http: "http://p:3128", noProxy: ["a b"] } }, /invalid httpProxy\.noProxy/],
     ["purgeStateOnDestroy", { purgeStateOnDestroy: "yes" }, /invalid purgeStateOnDestroy: "yes" is not a boolean/],
+    [
+      "readyTimeoutSeconds",
+      { readyTimeoutSeconds: 0 },
+      /invalid readyTimeoutSeconds: 0: expected whole seconds from 1 to 3600/,
+    ],
   ])("%s", (_what, args, message) => {
     const construct = () =>
       new ContainerdWorker("bad", {
@@ -275,6 +305,12 @@ describe("bad input fails at construction, naming the input and what is allowed"
   it("a port out of range", () => {
     expect(() => new ContainerdWorker("bad", { connection: { ...connection(), port: 70000 } })).toThrow(
       /invalid connection\.port: 70000: expected an integer from 1 to 65535/,
+    );
+  });
+
+  it("a bastion without a host", () => {
+    expect(() => new ContainerdWorker("bad", { connection: { ...connection(), proxy: { host: "" } } })).toThrow(
+      /invalid connection\.proxy\.host/,
     );
   });
 

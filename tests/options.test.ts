@@ -12,7 +12,14 @@ describe("resolveOptions", () => {
       checksums: {},
       httpProxy: undefined,
       purgeStateOnDestroy: false,
+      readyTimeoutSeconds: 300,
     });
+  });
+
+  it.each([0, 3601, 1.5, "300", -1])("rejects readyTimeoutSeconds %j, naming the range", (value) => {
+    expect(() => resolveOptions({ readyTimeoutSeconds: value as number })).toThrow(
+      /^invalid readyTimeoutSeconds: .*expected whole seconds from 1 to 3600 \(default 300\)$/,
+    );
   });
 
   it("keeps a proxy only when it names one", () => {
@@ -87,6 +94,11 @@ describe("checkConnection", () => {
     [{ host: "h", port: 0 }, /connection\.port/],
     [{ host: "h", port: 22.5 }, /connection\.port/],
     [{ host: "h", user: "" }, /connection\.user/],
+    [{ host: "10.0.1.5", proxy: { host: "bastion.example", port: 2222, user: "ec2-user" } }, undefined],
+    [{ host: "h", proxy: { host: " " } }, /invalid connection\.proxy\.host/],
+    [{ host: "h", proxy: { host: "b", port: 70000 } }, /invalid connection\.proxy\.port: 70000/],
+    [{ host: "h", proxy: { host: "b", user: "" } }, /invalid connection\.proxy\.user/],
+    [{ host: "h", proxy: "b" }, /invalid connection\.proxy: "b": expected \{ host/],
   ])("%j", (connection, error) => {
     if (error) expect(() => checkConnection(connection)).toThrow(error);
     else expect(() => checkConnection(connection)).not.toThrow();

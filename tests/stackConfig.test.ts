@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigSource, instanceArch, parseHostSpec, readStackConfig } from "../components/stackConfig";
+import { ConfigSource, instanceArch, parseBastion, parseHostSpec, readStackConfig } from "../components/stackConfig";
 
 function source(values: Record<string, unknown>): ConfigSource {
   return {
@@ -27,7 +27,30 @@ describe("parseHostSpec", () => {
   });
 });
 
+describe("parseBastion", () => {
+  it.each([
+    ["203.0.113.5", { address: "203.0.113.5", user: undefined, port: undefined }],
+    ["ec2-user@bastion.example.com:2222", { address: "bastion.example.com", user: "ec2-user", port: 2222 }],
+    ["[2001:db8::5]", { address: "2001:db8::5", user: undefined, port: undefined }],
+  ])("%s", (spec, bastion) => {
+    expect(parseBastion(spec)).toEqual(bastion);
+  });
+
+  it.each(["", "u@", "a@b@c", "h:0", "h:x"])("rejects %j, naming the key", (spec) => {
+    expect(() => parseBastion(spec)).toThrow(/^invalid bastion: /);
+  });
+});
+
 describe("readStackConfig", () => {
+  it("reads a bastion and the readiness timeout, for hosts and for EC2 alike", () => {
+    for (const workers of [{ hosts: ["a=10.0.1.5"] }, EC2]) {
+      const config = readStackConfig(source({ ...workers, bastion: "jump@203.0.113.5", readyTimeoutSeconds: 600 }));
+      expect(config.bastion).toEqual({ address: "203.0.113.5", user: "jump", port: undefined });
+      expect(config.options.readyTimeoutSeconds).toBe(600);
+    }
+    expect(readStackConfig(source(EC2)).bastion).toBeUndefined();
+  });
+
   it("uses existing hosts when given, with sshUser as the default user", () => {
     const config = readStackConfig(source({ hosts: ["a=10.0.0.1", "b=root@10.0.0.2:2200"], sshUser: "debian" }));
     expect(config.workers).toEqual({
@@ -71,6 +94,7 @@ describe("readStackConfig", () => {
       checksums: {},
       httpProxy: { http: undefined, https: undefined, noProxy: undefined },
       purgeStateOnDestroy: true,
+      readyTimeoutSeconds: undefined,
     });
   });
 

@@ -44,6 +44,16 @@ describe("planWorker", () => {
     expect(step("restart").delete).toBeUndefined();
   });
 
+  it("waits for cloud-init until readyTimeoutSeconds after boot, and names the timeout when it runs out", () => {
+    const ready = planWorker("worker-0", resolveOptions({ readyTimeoutSeconds: 45 })).steps.find(
+      (s) => s.id === "ready",
+    );
+    expect(ready?.create).toContain("left=$(( 45 - since_boot ))");
+    expect(ready?.create).toContain('timeout "$left" cloud-init status --wait');
+    expect(ready?.create).toContain("cloud-init has not finished 45 s after boot (readyTimeoutSeconds;");
+    expect(step("ready").create).toContain("left=$(( 300 - since_boot ))");
+  });
+
   it("restarts containerd only on update, never on first create", () => {
     expect(step("restart").create).toBeUndefined();
     expect(step("restart").update).toContain("systemctl restart containerd");

@@ -16,7 +16,7 @@ import {
   startDeployment,
 } from "./driver";
 import { ensureReleases, Mirror, startMirror } from "./mirror";
-import { bootWorker, ensureBridge, ensureRoot, HOST_ADDRESS, Worker } from "./sandbox/worker";
+import { BootOptions, bootWorker, ensureBridge, ensureRoot, HOST_ADDRESS, Worker } from "./sandbox/worker";
 
 export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
 export const PROJECT = "containerd-workers";
@@ -32,6 +32,11 @@ export const MIRROR_VERSIONS = {
 
 export interface LabOptions {
   workers: number;
+  /**
+   * Boot options of worker `index`. With them the workers boot one after
+   * another, so one can name an earlier one (a bastion's address).
+   */
+  boot?: (index: number, booted: readonly Worker[]) => BootOptions;
   /** Mirror throttle per connection, bytes per second. */
   bytesPerSecond?: number;
   log?: (line: string) => void;
@@ -62,7 +67,13 @@ export async function startLab(options: LabOptions): Promise<Lab> {
   const workers: Worker[] = [];
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "containerd-worker-stack-"));
   try {
-    workers.push(...(await Promise.all(Array.from({ length: options.workers }, () => bootWorker({ log })))));
+    const { boot } = options;
+    if (boot === undefined) {
+      workers.push(...(await Promise.all(Array.from({ length: options.workers }, () => bootWorker({ log })))));
+    } else {
+      for (let index = 0; index < options.workers; index++)
+        workers.push(await bootWorker({ log, ...boot(index, workers) }));
+    }
   } catch (error) {
     await Promise.all(workers.map((worker) => worker.stop()));
     await mirror.stop();

@@ -52,6 +52,11 @@ describe("sandbox worker", () => {
     expect(routes.stdout).not.toMatch(/default/);
   });
 
+  it("has cloud-init installed but off unless a boot asks for it", async () => {
+    const r = await worker!.exec("cloud-init status; systemctl is-active cloud-final.service || true");
+    expect(r.stdout).toBe("status: disabled\ninactive\n");
+  });
+
   it("accepts the test key over real SSH as ubuntu, who has passwordless sudo", async () => {
     const w = worker!;
     expect(w.port).toBe(22);

@@ -57,6 +57,10 @@ export const PACKAGES = [
   "kmod",
   // A static busybox to build a container rootfs from: workers have no registry to pull images from.
   "busybox-static",
+  // Off unless a boot asks for it (BootOptions.cloudInit): a just-booted instance still running its user-data.
+  "cloud-init",
+  // Provides python3-cryptography's virtual dependencies, which debootstrap does not resolve.
+  "python3-cffi-backend",
 ] as const;
 
 /** The login user, as on EC2's Ubuntu images: passwordless sudo. */
@@ -65,7 +69,10 @@ export const USER = "ubuntu";
 export const NEEDSPW_USER = "needspw";
 
 /** Bump when the way the root is customised changes: it selects a new cache entry. */
-const ROOT_RECIPE_VERSION = 1;
+const ROOT_RECIPE_VERSION = 2;
+
+/** What a worker booted with `cloudInit` has its user-data write once its delay has passed: `date +%s.%N`. */
+export const CLOUD_INIT_MARKER = "/var/lib/cw-cloud-init-marker";
 
 const SANDBOX_DIR = __dirname;
 const BOOT_SCRIPT = path.join(SANDBOX_DIR, "nspawn-boot.sh");
@@ -516,6 +523,23 @@ async function customiseRoot(root: string, needspwPassword: string): Promise<voi
   // No DNS server: nothing in a worker may talk to anything but the bridge.
   fs.rmSync(etc("resolv.conf"), { force: true });
   fs.writeFileSync(etc("resolv.conf"), "# sandbox worker: no DNS server\noptions timeout:1 attempts:1\n");
+  // cloud-init stays off (its generator honours this file) unless a boot removes it. When on, it reads only
+  // the NoCloud seed a boot writes, leaves the network, the host keys and the users alone, and runs the
+  // seed's runcmd: real init, config and final stages, nothing else.
+  fs.writeFileSync(etc("cloud", "cloud-init.disabled"), "");
+  fs.writeFileSync(
+    etc("cloud", "cloud.cfg.d", "90-sandbox.cfg"),
+    [
+      "datasource_list: [NoCloud]",
+      "network: {config: disabled}",
+      "ssh_deletekeys: false",
+      "ssh_genkeytypes: []",
+      "cloud_init_modules: []",
+      "cloud_config_modules: [runcmd]",
+      "cloud_final_modules: [scripts_user, final_message]",
+      "",
+    ].join("\n"),
+  );
   // The archive's package lists and downloaded .deb files are of no use offline.
   await runOk("find", [path.join(root, "var", "cache", "apt"), "-name", "*.deb", "-delete"]);
   await runOk("find", [path.join(root, "var", "lib", "apt", "lists"), "-type", "f", "-delete"]);
@@ -601,6 +625,19 @@ export interface BootOptions {
    * - "started": the worker's systemd is PID 1 in its container (call `waitReady()` later).
    */
   waitFor?: "ready" | "started";
+  /**
+   * Turn cloud-init on for this boot, with a NoCloud seed whose user-data
+   * sleeps `runcmdSeconds` and then writes `CLOUD_INIT_MARKER`: until then
+   * `cloud-init status` says `running`. Other workers boot with it off.
+   */
+  cloudInit?: { runcmdSeconds: number };
+  /**
+   * Let sshd accept logins only from this address (`AllowUsers *@ADDRESS`):
+   * a worker in a "private subnet", reachable only through a bastion at that
+   * address. The host's own SSH to it is refused, so `waitReady` checks sshd
+   * from inside the worker instead.
+   */
+  sshOnlyFrom?: string;
   /** Bound on the wait (default 120 s). */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -935,6 +972,8 @@ async function prepareWorkerFs(opts: {
   address: string;
   key: TestKey;
   sshDelaySeconds?: number;
+  cloudInit?: BootOptions["cloudInit"];
+  sshOnlyFrom?: string;
 }): Promise<{ hostPublicKey: string; knownHostsPath: string }> {
   const m = (...p: string[]) => path.join(opts.merged, ...p);
   writeFile(m("etc", "hostname"), `${opts.hostname}\n`);
@@ -976,6 +1015,23 @@ async function prepareWorkerFs(opts: {
       m("etc", "systemd", "system", "ssh.service.d", "cw-delay.conf"),
       `[Service]\nExecStartPre=/bin/sleep ${s}\nTimeoutStartSec=${s + 90}\n`,
     );
+  }
+  if (opts.cloudInit !== undefined) {
+    fs.rmSync(m("etc", "cloud", "cloud-init.disabled"));
+    const seed = (...p: string[]) => m("var", "lib", "cloud", "seed", "nocloud", ...p);
+    // A new instance-id per boot: cloud-init runs its per-instance stages as on a fresh instance.
+    writeFile(
+      seed("meta-data"),
+      `instance-id: ${path.basename(opts.dir)}-${crypto.randomUUID()}\nlocal-hostname: ${opts.hostname}\n`,
+    );
+    const seconds = Math.ceil(opts.cloudInit.runcmdSeconds);
+    writeFile(
+      seed("user-data"),
+      `#cloud-config\nruncmd:\n  - [sh, -c, "sleep ${seconds} && date +%s.%N > ${CLOUD_INIT_MARKER}"]\n`,
+    );
+  }
+  if (opts.sshOnlyFrom !== undefined) {
+    writeFile(m("etc", "ssh", "sshd_config.d", "20-only-from.conf"), `AllowUsers *@${opts.sshOnlyFrom}\n`);
   }
 
   // A host key for this boot only, and a known_hosts line for it.
@@ -1039,6 +1095,8 @@ export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
       address,
       key,
       sshDelaySeconds: opts.sshDelaySeconds,
+      cloudInit: opts.cloudInit,
+      sshOnlyFrom: opts.sshOnlyFrom,
     });
 
     const nspawnArgs = [
@@ -1168,9 +1226,14 @@ export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
         if (Date.now() > deadline) throw failure(`timed out after ${timeoutMs} ms: systemd is "${state}"`);
         await sleep(250);
       }
+      // A worker that refuses the host's logins is ready once its sshd runs.
+      const probe = () =>
+        opts.sshOnlyFrom === undefined
+          ? ssh("true", { timeoutMs: 15_000 })
+          : exec("systemctl is-active --quiet ssh.service", { timeoutMs: 10_000 });
       let last: ExecResult | undefined;
       for (;;) {
-        last = await ssh("true", { timeoutMs: 15_000 });
+        last = await probe();
         if (last.code === 0) break;
         if (exitedFlag) throw failure(`exited during boot (${exitStatus})`);
         if (Date.now() > deadline) {

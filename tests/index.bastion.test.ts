@@ -1,0 +1,67 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { readyDialing } from "../components/readiness";
+import { MockedRun, settle, valueOf } from "./pulumiMocks";
+import { loadProgram, TEST_PRIVATE_KEY, verifyStdout } from "./programStack";
+
+// EC2 workers in a private subnet, reached through a bastion with a key of its own.
+const BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+
+let run: MockedRun;
+beforeAll(async () => {
+  let program: typeof import("../index");
+  ({ run, program } = await loadProgram(
+    {
+      workerCount: 2,
+      subnetId: "subnet-0private",
+      sshCidr: "10.0.0.4/32",
+      sshPublicKey: "ssh-ed25519 AAAAC3 test",
+      bastion: "jump@203.0.113.5:2222",
+      bastionPrivateKey: BASTION_KEY,
+      readyTimeoutSeconds: 120,
+    },
+    {
+      call: (token) => {
+        if (token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
+        if (token === "aws:ec2/getInstanceType:getInstanceType") return { supportedArchitectures: ["i386", "x86_64"] };
+        return { vpcId: "vpc-0123456789abcdef0" };
+      },
+      outputsFor: (type, name) => {
+        if (type === "aws:ec2/instance:Instance") {
+          return { publicIp: "", privateIp: `10.0.1.${10 + Number(/^worker-(\d+)-ec2$/.exec(name)?.[1])}` };
+        }
+        if (type === "command:remote:Command" && name.endsWith("-verify")) {
+          return { stdout: verifyStdout("v2.3.1") };
+        }
+        return {};
+      },
+    },
+  ));
+  await valueOf(program.runtimeVersion);
+  await settle();
+});
+
+const connectionOf = (name: string) => (run.byName(name).inputs.connection as { value: Record<string, unknown> }).value;
+
+describe("the program with a bastion", () => {
+  it("gives the EC2 workers no public address", () => {
+    for (const name of ["worker-0-ec2", "worker-1-ec2"]) {
+      expect(run.byName(name).inputs).toMatchObject({ associatePublicIpAddress: false, subnetId: "subnet-0private" });
+    }
+  });
+
+  it("reaches every step of every worker at its private address through the bastion, with the bastion's key", () => {
+    for (const step of ["ready", "runc", "verify"]) {
+      expect(connectionOf(`worker-1-${step}`)).toMatchObject({
+        host: "10.0.1.11",
+        user: "ubuntu",
+        privateKey: TEST_PRIVATE_KEY,
+        proxy: { host: "203.0.113.5", user: "jump", port: 2222, privateKey: BASTION_KEY },
+      });
+    }
+  });
+
+  it("passes readyTimeoutSeconds to the readiness gate, on both hops", () => {
+    const { dialErrorLimit, perDialTimeout } = readyDialing(120);
+    expect(connectionOf("worker-0-ready")).toMatchObject({ dialErrorLimit, perDialTimeout, proxy: { dialErrorLimit } });
+  });
+});
