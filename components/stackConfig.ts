@@ -3,7 +3,8 @@
  * checked before any resource exists, so a typo fails the preview by name.
  */
 import { Arch, ARCHES, Part, PARTS } from "./catalog";
-import { InvalidInputError, WorkerOptionsInput } from "./options";
+import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
+import { RegistryHostsInput } from "./registryHosts";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
 export interface ExistingHost {
@@ -80,6 +81,13 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
   return values;
 }
 
+/** `registries` (a JSON object), checked here so a mistake fails as configuration, not per worker. */
+function readRegistries(config: ConfigSource): Record<string, RegistryHostsInput> | undefined {
+  const registries = config.getObject<Record<string, RegistryHostsInput>>("registries");
+  resolveRegistries(registries);
+  return registries;
+}
+
 export function readStackConfig(config: ConfigSource): StackConfig {
   const arch = config.get("arch") ?? "amd64";
   if (!(ARCHES as readonly string[]).includes(arch)) {
@@ -97,6 +105,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       https: config.get("httpsProxy"),
       noProxy: config.getObject<string[]>("noProxy"),
     },
+    registries: readRegistries(config),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;

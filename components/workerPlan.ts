@@ -9,6 +9,7 @@ import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
 import { WorkerOptions } from "./options";
+import { registryStream, renderRegistryFiles } from "./registryHosts";
 import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
   forgetRun,
@@ -17,6 +18,8 @@ import {
   removeProxyDropInScript,
   readyScript,
   recordRun,
+  registriesScript,
+  removeRegistriesScript,
   removeFileScript,
   removeUnitScript,
   restartScript,
@@ -47,6 +50,8 @@ export interface WorkerPlan {
   config: RenderedConfig;
   unit: string;
   crictlConfig: string;
+  /** What the registries step sends: every hosts.toml and CA file, framed (see registryStream). */
+  registryStream: string;
 }
 
 export function sha256(text: string): string {
@@ -55,10 +60,12 @@ export function sha256(text: string): string {
 
 /**
  * Renders every step of a worker. Dependencies are only the real ones: the
- * four installs, the config and crictl.yaml run in parallel after `ready`;
- * the unit needs runc, containerd, the CNI plugins and the config; `restart`
- * reloads containerd when the config or its version changes; `verify` needs
- * the running runtime, crictl and crictl.yaml.
+ * four installs, the config, the registry files and crictl.yaml run in
+ * parallel after `ready`; the unit needs runc, containerd, the CNI plugins and
+ * the config; `restart` reloads containerd when the config or its version
+ * changes, and never for the registry files, which containerd reads on every
+ * pull; `verify` needs the running runtime, crictl, crictl.yaml and the
+ * registry files (so the plan it records includes them).
  */
 export function planWorker(
   worker: string,
@@ -89,6 +96,7 @@ export function planWorker(
   const unit = renderContainerdUnit();
   const proxyDropIn = renderProxyDropIn(options.httpProxy);
   const crictlConfig = renderCrictlConfig();
+  const registries = registryStream(renderRegistryFiles(options.registries));
   const runtimeState = {
     containerdVersion: options.versions.containerd,
     configSha256: sha256(config.text),
@@ -122,6 +130,13 @@ export function planWorker(
       create: command("proxy", proxyDropInScript(label("proxy"))),
       delete: command("proxy", removeProxyDropInScript(label("proxy"))),
       stdin: proxyDropIn,
+      dependsOn: ["ready"],
+    },
+    {
+      id: "registries",
+      create: command("registries", registriesScript(label("registries"))),
+      delete: command("registries", removeRegistriesScript(label("registries")), "delete"),
+      stdin: registries,
       dependsOn: ["ready"],
     },
     {
@@ -161,7 +176,7 @@ export function planWorker(
       }),
     ),
     delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE)),
-    dependsOn: ["restart", "crictl", "crictl-yaml"],
+    dependsOn: ["restart", "crictl", "crictl-yaml", "registries"],
   };
-  return { steps: [...preparation, verify], config, unit, crictlConfig };
+  return { steps: [...preparation, verify], config, unit, crictlConfig, registryStream: registries };
 }
