@@ -5,6 +5,7 @@
  * takes effect on the next pull without a restart; hand edits show as drift;
  * removing the registries removes the files the component wrote, and only those.
  */
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeploymentResult } from "./driver";
 import { expectOk, Lab, startLab, stepsRun } from "./lab";
@@ -17,10 +18,19 @@ const IMAGE = buildImage("demo", "1", [{ path: "hello.txt", content: "served by 
 const CONFIG_DIGEST = (JSON.parse(IMAGE.manifest.toString()) as { config: { digest: string } }).config.digest;
 const HOSTS_TOML = `/etc/containerd/certs.d/${REGISTRY}/hosts.toml`;
 
+/** A real self-signed certificate, so that containerd has a CA it can load (the mirror itself is plain HTTP). */
+function selfSignedPem(): string {
+  const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  args.push("-keyout", "/dev/null", "-subj", "/CN=e2e mirror CA", "-days", "1");
+  return execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+}
+
 let lab: Lab;
 let registry: Registry;
 let worker: string;
+let changed: Record<string, unknown>;
 beforeAll(async () => {
+  changed = { headers: { "X-E2E-Mirror": ["second", "try"] }, caPem: selfSignedPem() };
   lab = await startLab({ workers: 1 });
   registry = await startRegistry({ host: HOST_ADDRESS, images: [IMAGE] });
   worker = lab.workers[0]?.name ?? "";
@@ -94,11 +104,14 @@ describe("5.1 registry mirrors through hosts.toml", () => {
     expect(byDigest.output).toBe(`Image is up to date for ${CONFIG_DIGEST}\n`);
   });
 
-  it("a header changes only hosts.toml: no restart, config.toml untouched, the header arrives on the next pull", async () => {
+  it("a header and a CA change only the registry files: no restart, config.toml untouched, the header arrives on the next pull", async () => {
     const before = await runtimeState();
-    const result = expectOk(await lab.up(registries({ headers: { "X-E2E-Mirror": ["second", "try"] } })));
+    const result = expectOk(await lab.up(registries(changed)));
     expect(stepsRun(result, worker)).toEqual(["registries:create", "verify:create"]);
     expect(await runtimeState()).toBe(before);
+    const caFile = `/etc/containerd/certs.d/${REGISTRY}/ca-0.crt`;
+    expect(await lab.onWorker(`cat ${caFile}`)).toBe(changed.caPem);
+    expect(await lab.onWorker(`cat ${HOSTS_TOML}`)).toContain(`ca = "${caFile}"`);
 
     const since = registry.requests.length;
     expect((await pull(`${REGISTRY}/demo:1`)).ok).toBe(true);
@@ -108,7 +121,7 @@ describe("5.1 registry mirrors through hosts.toml", () => {
   });
 
   it("a hand-edited hosts.toml is drift of the registries step: named in preview, restored by up, no restart", async () => {
-    const settings = { headers: { "X-E2E-Mirror": ["second", "try"] } };
+    const settings = changed;
     const rendered = await lab.onWorker(`cat ${HOSTS_TOML}`);
     await lab.onWorker(`echo '# edited by hand' >> ${HOSTS_TOML}`);
     const preview = expectOk(await lab.preview(registries(settings)));
