@@ -55,6 +55,8 @@ export const PATHS = {
   /** systemd drop-in that gives containerd its HTTP(S) proxy environment. */
   containerdProxyDropIn: "/etc/systemd/system/containerd.service.d/http-proxy.conf",
   crictlConfig: "/etc/crictl.yaml",
+  /** containerd's `config_path`: one directory per registry, each with a hosts.toml, read on every pull. */
+  registryConfigDir: "/etc/containerd/certs.d",
   /** Lists of the files each install step put in place, so an upgrade or a destroy removes exactly those. */
   manifestDir: "/var/lib/containerd-worker",
   /** containerd's persistent state: images, snapshots, container metadata. */

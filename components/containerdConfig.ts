@@ -4,6 +4,10 @@
  * The file holds only the keys we set; containerd merges it over its own
  * defaults. Keys are placed by the schema of the version that will read them,
  * because containerd silently ignores a key in the wrong place.
+ *
+ * `config_path` is always set, with or without registries: containerd reads the
+ * hosts.toml files under it on every pull, so adding, changing or removing a
+ * registry later changes only those files and never restarts containerd.
  */
 import * as TOML from "@iarna/toml";
 import { configSchemaFor, ConfigSchema, PATHS, versionNumbers } from "./catalog";
@@ -52,6 +56,7 @@ function schema2(options: ContainerdConfigOptions): TOML.JsonMap {
     plugins: {
       "io.containerd.grpc.v1.cri": {
         sandbox_image: options.sandboxImage,
+        registry: { config_path: PATHS.registryConfigDir },
         containerd: {
           runtimes: { runc: { runtime_type: RUNC_RUNTIME_TYPE, options: runcOptions(options) } },
         },
@@ -71,6 +76,7 @@ function schema3or4(schema: 3 | 4, options: ContainerdConfigOptions): TOML.JsonM
     plugins: {
       "io.containerd.cri.v1.images": {
         pinned_images: { sandbox: options.sandboxImage },
+        registry: { config_path: PATHS.registryConfigDir },
       },
       "io.containerd.cri.v1.runtime": {
         containerd: {
@@ -94,6 +100,7 @@ export function renderContainerdConfig(options: ContainerdConfigOptions): Render
       { key: "SystemdCgroup", lines: dumpLines("SystemdCgroup", options.systemdCgroup) },
       { key: "BinaryName", lines: dumpLines("BinaryName", PATHS.runcBinary) },
       { key: "conf_dir", lines: dumpLines("conf_dir", PATHS.cniConfDir) },
+      { key: "config_path", lines: dumpLines("config_path", PATHS.registryConfigDir) },
     ],
   };
 }

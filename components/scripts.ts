@@ -357,6 +357,96 @@ export function removeProxyDropInScript(label: StepLabel): string {
   );
 }
 
+/** A path in the registry stream: `<registry>/hosts.toml` or `<registry>/ca-<n>.crt`, never `.` or `..`. */
+const REGISTRY_FILE_PATTERN = "^(_default|[A-Za-z0-9][A-Za-z0-9.:-]*)/(hosts\\.toml|ca-[0-9]+\\.crt)$";
+
+/** Removes `$old` (a file the step wrote before) and its registry directory if that is left empty. */
+const REMOVE_OLD_REGISTRY_FILE = [
+  '[[ $old == "$dir"/* ]] || continue',
+  'rm -f -- "$old"',
+  'rmdir --ignore-fail-on-non-empty "${old%/*}" 2>/dev/null || true',
+].join("\n");
+
+/**
+ * Makes the registry directory (containerd's `config_path`) hold exactly the
+ * files sent on standard input (see `registryStream`): each is put in place
+ * atomically when it differs, and the files this step wrote before that are
+ * no longer wanted are removed. Files it did not write are left alone. The
+ * record of what it wrote is sha256sum's format, so drift can be checked.
+ * containerd reads these files on every pull: nothing is restarted.
+ */
+export function registriesScript(label: StepLabel): string {
+  return script(
+    scriptHeader(label),
+    PLACE_FUNCTION,
+    `dir=${shellQuote(PATHS.registryConfigDir)}`,
+    `manifest=${shellQuote(manifestFile("registries"))}`,
+    `pattern=${shellQuote(REGISTRY_FILE_PATTERN)}`,
+    TEMP_DIR,
+    'mkdir "$work/files"',
+    "rels=() out=''",
+    "while IFS= read -r line || [[ -n $line ]]; do",
+    "  case $line in",
+    "    '=== '*)",
+    "      rel=${line#=== }",
+    '      [[ $rel =~ $pattern ]] || fail "not a registry file path: $rel"',
+    '      out="$work/files/$rel"',
+    '      [[ ! -e $out ]] || fail "$rel is sent twice"',
+    '      mkdir -p "${out%/*}"',
+    '      : >"$out"',
+    '      rels+=("$rel")',
+    "      ;;",
+    "    '|'*)",
+    '      [[ -n $out ]] || fail "file content before any file name"',
+    '      printf \'%s\\n\' "${line#|}" >>"$out"',
+    "      ;;",
+    '    *) fail "unexpected line on standard input: $line" ;;',
+    "  esac",
+    "done",
+    "declare -A wanted=()",
+    "targets=() changed=0 removed=0",
+    'for rel in "${rels[@]}"; do',
+    '  targets+=("$dir/$rel")',
+    "  wanted[$dir/$rel]=1",
+    '  if [[ -f $dir/$rel ]] && cmp -s "$work/files/$rel" "$dir/$rel"; then continue; fi',
+    '  place "$work/files/$rel" "$dir/$rel" 0644',
+    "  changed=$((changed + 1))",
+    "done",
+    "if [[ -f $manifest ]]; then",
+    "  while IFS= read -r old; do",
+    "    [[ -z ${wanted[$old]:-} ]] || continue",
+    ...REMOVE_OLD_REGISTRY_FILE.split("\n").map((line) => `    ${line}`),
+    "    removed=$((removed + 1))",
+    '  done < <(cut -d" " -f3- "$manifest")',
+    "fi",
+    "if (( ${#targets[@]} > 0 )); then",
+    '  sha256sum -- "${targets[@]}" >"$work/manifest"',
+    "else",
+    '  : >"$work/manifest"',
+    '  rmdir --ignore-fail-on-non-empty "$dir" 2>/dev/null || true',
+    "fi",
+    'place "$work/manifest" "$manifest" 0644',
+    'echo "registry files: ${#targets[@]} in place, $changed written, $removed removed"',
+  );
+}
+
+/** Removes every registry file the registries step wrote, and the directories left empty. */
+export function removeRegistriesScript(label: StepLabel): string {
+  return script(
+    scriptHeader(label),
+    `dir=${shellQuote(PATHS.registryConfigDir)}`,
+    `manifest=${shellQuote(manifestFile("registries"))}`,
+    "if [[ -f $manifest ]]; then",
+    "  while IFS= read -r old; do",
+    ...REMOVE_OLD_REGISTRY_FILE.split("\n").map((line) => `    ${line}`),
+    '  done < <(cut -d" " -f3- "$manifest")',
+    "fi",
+    "# The config step may have left /etc/containerd for this step to empty.",
+    'rmdir --ignore-fail-on-non-empty "$dir" "${dir%/*}" 2>/dev/null || true',
+    'echo "registry files removed"',
+  );
+}
+
 /** Fails with the unit's status and the end of its journal: why containerd is not running. */
 const FAIL_WITH_JOURNAL = [
   "fail_not_running() {",

@@ -3,7 +3,8 @@
  * checked before any resource exists, so a typo fails the preview by name.
  */
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
-import { InvalidInputError, WorkerOptionsInput } from "./options";
+import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
+import { RegistryHostsInput } from "./registryHosts";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
 export interface ExistingHost {
@@ -108,6 +109,13 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
   return values;
 }
 
+/** `registries` (a JSON object), checked here so a mistake fails as configuration, not per worker. */
+function readRegistries(config: ConfigSource): Record<string, RegistryHostsInput> | undefined {
+  const registries = config.getObject<Record<string, RegistryHostsInput>>("registries");
+  resolveRegistries(registries);
+  return registries;
+}
+
 export function readStackConfig(config: ConfigSource): StackConfig {
   const arch = config.get("arch") ?? "amd64";
   if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
@@ -130,6 +138,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     },
     purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
     readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
+    registries: readRegistries(config),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const bastionSpec = config.get("bastion");

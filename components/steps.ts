@@ -10,6 +10,7 @@ export const STEP_IDS = [
   "crictl",
   "config",
   "proxy",
+  "registries",
   "crictl-yaml",
   "unit",
   "restart",
@@ -27,5 +28,14 @@ export const INSTALL_STEP: Readonly<Record<Part, DriftingStep>> = {
 };
 
 /** The steps whose result on the worker can drift (see hostDrift.ts). */
-export const DRIFTING_STEPS = ["runc", "containerd", "cni-plugins", "crictl", "config", "crictl-yaml", "unit"] as const;
+export const DRIFTING_STEPS = [
+  "runc",
+  "containerd",
+  "cni-plugins",
+  "crictl",
+  "config",
+  "registries",
+  "crictl-yaml",
+  "unit",
+] as const;
 export type DriftingStep = (typeof DRIFTING_STEPS)[number];

@@ -9,6 +9,7 @@ import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
 import { WorkerOptions } from "./options";
+import { registryStream, renderRegistryFiles } from "./registryHosts";
 import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
   forgetRun,
@@ -17,6 +18,8 @@ import {
   removeProxyDropInScript,
   readyScript,
   recordRun,
+  registriesScript,
+  removeRegistriesScript,
   removeFileScript,
   removeUnitScript,
   resetScript,
@@ -48,6 +51,8 @@ export interface WorkerPlan {
   config: RenderedConfig;
   unit: string;
   crictlConfig: string;
+  /** What the registries step sends: every hosts.toml and CA file, framed (see registryStream). */
+  registryStream: string;
 }
 
 export function sha256(text: string): string {
@@ -56,11 +61,13 @@ export function sha256(text: string): string {
 
 /**
  * Renders every step of a worker. Dependencies are only the real ones: the
- * four installs, the config and crictl.yaml run in parallel after `ready`;
- * the unit needs runc, containerd, the CNI plugins and the config; `restart`
- * reloads containerd when the config or its version changes; `verify` needs
- * the running runtime, crictl and crictl.yaml; `reset` stops every container
- * on destroy, before the unit step's delete disables containerd.
+ * four installs, the config, the registry files and crictl.yaml run in
+ * parallel after `ready`; the unit needs runc, containerd, the CNI plugins and
+ * the config; `restart` reloads containerd when the config or its version
+ * changes, and never for the registry files, which containerd reads on every
+ * pull; `verify` needs the running runtime, crictl, crictl.yaml and the
+ * registry files (so the plan it records includes them); `reset` stops every
+ * container on destroy, before the unit step's delete disables containerd.
  *
  * With `arch: "auto"`, `workerArch` is the arch the worker's ready step
  * reported; the installs download for it.
@@ -97,6 +104,7 @@ export function planWorker(
   const unit = renderContainerdUnit();
   const proxyDropIn = renderProxyDropIn(options.httpProxy);
   const crictlConfig = renderCrictlConfig();
+  const registries = registryStream(renderRegistryFiles(options.registries));
   const runtimeState = {
     containerdVersion: options.versions.containerd,
     configSha256: sha256(config.text),
@@ -134,6 +142,13 @@ export function planWorker(
       create: command("proxy", proxyDropInScript(label("proxy"))),
       delete: command("proxy", removeProxyDropInScript(label("proxy"))),
       stdin: proxyDropIn,
+      dependsOn: ["ready"],
+    },
+    {
+      id: "registries",
+      create: command("registries", registriesScript(label("registries"))),
+      delete: command("registries", removeRegistriesScript(label("registries")), "delete"),
+      stdin: registries,
       dependsOn: ["ready"],
     },
     {
@@ -179,7 +194,7 @@ export function planWorker(
       }),
     ),
     delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE)),
-    dependsOn: ["restart", "crictl", "crictl-yaml"],
+    dependsOn: ["restart", "crictl", "crictl-yaml", "registries"],
   };
   // Acts only on destroy, before the unit step stops containerd (it depends on the unit and on crictl,
   // so containerd, ctr, crictl and runc are all still there). With no create or update, a changed
@@ -189,5 +204,5 @@ export function planWorker(
     delete: command("reset", resetScript(label("reset"), options.purgeStateOnDestroy)),
     dependsOn: ["unit", "crictl"],
   };
-  return { steps: [...preparation, verify, reset], config, unit, crictlConfig };
+  return { steps: [...preparation, verify, reset], config, unit, crictlConfig, registryStream: registries };
 }

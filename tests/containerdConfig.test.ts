@@ -37,6 +37,10 @@ describe("renderContainerdConfig parses back to the keys of the chosen version's
           ? { bin_dirs: ["/opt/cni/bin"], conf_dir: "/etc/cni/net.d" }
           : { bin_dir: "/opt/cni/bin", conf_dir: "/etc/cni/net.d" },
       );
+      // Always set, so that registries come and go without a restart.
+      expect(at(doc, "plugins", "io.containerd.cri.v1.images", "registry", "config_path")).toBe(
+        "/etc/containerd/certs.d",
+      );
       // Nothing of the 1.x layout, which 2.x would silently ignore.
       expect(at(doc, ...CRI_1X)).toBeUndefined();
     }
@@ -57,6 +61,7 @@ describe("renderContainerdConfig parses back to the keys of the chosen version's
       BinaryName: "/usr/local/sbin/runc",
     });
     expect(at(doc, ...CRI_1X, "cni")).toEqual({ bin_dir: "/opt/cni/bin", conf_dir: "/etc/cni/net.d" });
+    expect(at(doc, ...CRI_1X, "registry", "config_path")).toBe("/etc/containerd/certs.d");
     expect(at(doc, "plugins", "io.containerd.cri.v1.images")).toBeUndefined();
   });
 
@@ -79,5 +84,9 @@ describe("renderContainerdConfig parses back to the keys of the chosen version's
     });
     expect(rendered.dumpExpectations).toContainEqual({ key, lines });
     expect(rendered.dumpExpectations).toContainEqual({ key: "SystemdCgroup", lines: ["SystemdCgroup = false"] });
+    expect(rendered.dumpExpectations).toContainEqual({
+      key: "config_path",
+      lines: ["config_path = '/etc/containerd/certs.d'", 'config_path = "/etc/containerd/certs.d"'],
+    });
   });
 });

@@ -79,10 +79,11 @@ describe("ContainerdWorker resource graph", () => {
       crictl: ["ready"],
       config: ["ready"],
       proxy: ["ready"],
+      registries: ["ready"],
       "crictl-yaml": ["ready"],
       unit: ["cni-plugins", "config", "containerd", "proxy", "runc"],
       restart: ["config", "containerd", "proxy", "unit"],
-      verify: ["crictl", "crictl-yaml", "restart"],
+      verify: ["crictl", "crictl-yaml", "registries", "restart"],
       reset: ["crictl", "unit"],
     });
   });
@@ -93,6 +94,8 @@ describe("ContainerdWorker resource graph", () => {
     expect(child("config").stdin).toContain("SystemdCgroup = true");
     expect(child("unit").stdin).toContain("KillMode=process");
     expect(child("crictl-yaml").stdin).toContain("runtime-endpoint: unix:///run/containerd/containerd.sock");
+    expect(child("config").stdin).toContain('config_path = "/etc/containerd/certs.d"');
+    expect(child("registries").stdin).toBe("");
     for (const registration of childrenOf("wiring")) {
       expect(registration.inputs.environment).toBeUndefined();
       expect(registration.inputs.addPreviousOutputInEnv).toBe(false);
@@ -246,6 +249,11 @@ describe("changing one input changes only the children it concerns", () => {
     ["purging state on destroy", { purgeStateOnDestroy: true }, ["reset"]],
     // Readiness changes nothing on the worker: nothing else runs again.
     ["readiness timeout", { readyTimeoutSeconds: 600 }, ["ready"]],
+    [
+      "a registry mirror (hosts.toml only: no restart)",
+      { registries: { "docker.io": { mirrors: [{ host: "https://mirror.internal" }] } } },
+      ["registries", "verify"],
+    ],
   ] as const)("%s", async (_what, change, expected) => {
     expect(await changedSteps({}, change as Omit<ContainerdWorkerArgs, "connection">)).toEqual(expected);
   });
@@ -257,6 +265,19 @@ describe("changing one input changes only the children it concerns", () => {
       "restart",
       "verify",
     ]);
+  });
+
+  it.each([
+    ["a header", { headers: { "X-Mirror": "1" } }],
+    ["a CA", { caPem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" }],
+    ["skipVerify", { skipVerify: true }],
+    ["overridePath", { overridePath: true }],
+    ["capabilities", { capabilities: ["pull"] }],
+  ] as const)("a mirror's %s changes only the registry files and verify", async (_what, setting) => {
+    const registries = (extra: object) => ({
+      registries: { "docker.io": { mirrors: [{ host: "https://mirror.internal", ...extra }] } },
+    });
+    expect(await changedSteps(registries({}), registries(setting))).toEqual(["registries", "verify"]);
   });
 
   it("the same inputs twice change nothing", async () => {
@@ -286,6 +307,22 @@ describe("bad input fails at construction, naming the input and what is allowed"
       "readyTimeoutSeconds",
       { readyTimeoutSeconds: 0 },
       /invalid readyTimeoutSeconds: 0: expected whole seconds from 1 to 3600/,
+    ],
+    ["registries", { registries: "docker.io=https://m" }, /invalid registries: .*keyed by registry host/],
+    [
+      "registries[…] key",
+      { registries: { "https://docker.io": { server: "https://x" } } },
+      /invalid registries\["https:\/\/docker\.io"\]: is not a registry host/,
+    ],
+    [
+      "registries[…].mirrors[0].capabilities[0]",
+      { registries: { "docker.io": { mirrors: [{ host: "https://m", capabilities: ["pul"] }] } } },
+      /invalid registries\["docker\.io"\]\.mirrors\[0\]\.capabilities\[0\]: "pul" is not allowed; use one of pull, resolve, push/,
+    ],
+    [
+      "registries[…].mirrors[0].caPem",
+      { registries: { "docker.io": { mirrors: [{ host: "https://m", caPem: "ca.pem" }] } } },
+      /invalid registries\["docker\.io"\]\.mirrors\[0\]\.caPem: is not PEM certificate text/,
     ],
   ])("%s", (_what, args, message) => {
     const construct = () =>

@@ -41,6 +41,7 @@ describe("parseHostState", () => {
         "cni-plugins": [],
         crictl: [],
         config: [],
+        registries: [],
         "crictl-yaml": [],
         unit: [],
       },
@@ -60,6 +61,7 @@ describe("assessDrift", () => {
       "cni-plugins": 0,
       crictl: 0,
       config: 2,
+      registries: 0,
       "crictl-yaml": 0,
       unit: 0,
     });
@@ -80,6 +82,12 @@ describe("assessDrift", () => {
       inSync([`changed config /etc/containerd/config.toml ${"c".repeat(64)} ${"e".repeat(64)}`]),
       "config",
       /^\/etc\/containerd\/config\.toml changed \(sha256 eeeeeeeeeeee… on the worker, cccccccccccc… as put in place\)$/,
+    ],
+    [
+      "an edited hosts.toml",
+      inSync([`changed registries /etc/containerd/certs.d/docker.io/hosts.toml ${"5".repeat(64)} ${"6".repeat(64)}`]),
+      "registries",
+      /^\/etc\/containerd\/certs\.d\/docker\.io\/hosts\.toml changed/,
     ],
     [
       "a removed crictl.yaml",

@@ -10,6 +10,7 @@ beforeAll(async () => {
   ({ run, program } = await loadProgram({
     hosts: ["worker-a=ubuntu@192.0.2.10", "worker-b=admin@192.0.2.11:2222"],
     containerdVersion: "2.1.9",
+    registries: { "registry.k8s.io": { mirrors: [{ host: "https://k8s-mirror.internal" }] } },
   }));
   await valueOf(program.runtimeVersion);
   await settle();
@@ -39,6 +40,14 @@ describe("the program with existing hosts", () => {
 
   it("passes the runtime options from config", () => {
     expect(run.byName("worker-a-containerd").inputs.create).toContain("containerd-2.1.9-linux-amd64.tar.gz");
+  });
+
+  it("gives every worker the registries from config", () => {
+    for (const worker of ["worker-a", "worker-b"]) {
+      expect(run.byName(`${worker}-registries`).inputs.stdin).toContain(
+        '=== registry.k8s.io/hosts.toml\n|[host."https://k8s-mirror.internal"]',
+      );
+    }
   });
 
   it("exports per-worker values and the shared values the kubelet stack reads", async () => {

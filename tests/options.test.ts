@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkConnection, InvalidInputError, resolveOptions } from "../components/options";
+import { checkConnection, InvalidInputError, resolveOptions, resolveRegistries } from "../components/options";
 
 describe("resolveOptions", () => {
   it("fills in the article's defaults", () => {
@@ -13,6 +13,7 @@ describe("resolveOptions", () => {
       httpProxy: undefined,
       purgeStateOnDestroy: false,
       readyTimeoutSeconds: 300,
+      registries: {},
     });
   });
 
@@ -81,6 +82,100 @@ describe("resolveOptions", () => {
     } catch (error) {
       expect(error).toBeInstanceOf(InvalidInputError);
       expect((error as InvalidInputError).input).toBe(input);
+    }
+  });
+});
+
+describe("resolveRegistries", () => {
+  const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+
+  it("fills in the mirror capabilities and keeps only the settings given", () => {
+    expect(
+      resolveRegistries({
+        "docker.io": { mirrors: [{ host: "https://mirror.internal" }] },
+        "my.registry:5000": {
+          server: "https://my.registry:5000",
+          mirrors: [{ host: "http://10.0.0.5:5000", headers: { "X-A": "1", "X-B": ["2", "3"] }, skipVerify: true }],
+        },
+        _default: { mirrors: [{ host: "https://all.internal", caPem: `${PEM}\n${PEM}\n` }] },
+      }),
+    ).toEqual({
+      "docker.io": { mirrors: [{ host: "https://mirror.internal", capabilities: ["pull", "resolve"] }] },
+      "my.registry:5000": {
+        server: "https://my.registry:5000",
+        mirrors: [
+          {
+            host: "http://10.0.0.5:5000",
+            capabilities: ["pull", "resolve"],
+            headers: { "X-A": ["1"], "X-B": ["2", "3"] },
+            skipVerify: true,
+          },
+        ],
+      },
+      _default: {
+        mirrors: [{ host: "https://all.internal", capabilities: ["pull", "resolve"], caPem: `${PEM}\n${PEM}\n` }],
+      },
+    });
+  });
+
+  const mirror = (settings: Record<string, unknown>) => ({
+    "docker.io": { mirrors: [{ host: "https://m", ...settings }] },
+  });
+
+  it.each([
+    ["registries", ["docker.io"], /not an object keyed by registry host/],
+    ['registries["docker.io/library"]', { "docker.io/library": { server: "https://x" } }, /registry host\[:port\]/],
+    ['registries["../etc"]', { "../etc": { server: "https://x" } }, /or _default/],
+    ['registries["docker.io"]', { "docker.io": {} }, /sets neither server nor mirrors/],
+    ['registries["docker.io"]', { "docker.io": "https://mirror" }, /not an object like \{ mirrors/],
+    [
+      'registries["docker.io"].endpoint',
+      { "docker.io": { endpoint: ["x"] } },
+      /unknown setting; the settings are server, mirrors/,
+    ],
+    ['registries["docker.io"].server', { "docker.io": { server: "registry-1.docker.io" } }, /http\(s\) URL/],
+    ['registries["docker.io"].mirrors', { "docker.io": { mirrors: { host: "https://m" } } }, /not a list/],
+    ['registries["docker.io"].mirrors[0]', { "docker.io": { mirrors: ["https://m"] } }, /not an object like/],
+    ['registries["docker.io"].mirrors[0].host', mirror({ host: "ftp://m" }), /http\(s\) URL/],
+    ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://user:pw@m" }), /credentials/],
+    ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://m/a b" }), /http\(s\) URL/],
+    ['registries["docker.io"].mirrors[0].skip_verify', mirror({ skip_verify: true }), /unknown setting.*skipVerify/],
+    [
+      'registries["docker.io"].mirrors[0].capabilities',
+      mirror({ capabilities: [] }),
+      /non-empty list of one of pull, resolve, push/,
+    ],
+    [
+      'registries["docker.io"].mirrors[0].capabilities[1]',
+      mirror({ capabilities: ["pull", "fetch"] }),
+      /"fetch" is not allowed/,
+    ],
+    ['registries["docker.io"].mirrors[0].capabilities[1]', mirror({ capabilities: ["pull", "pull"] }), /each once/],
+    ['registries["docker.io"].mirrors[0].skipVerify', mirror({ skipVerify: "yes" }), /not a boolean/],
+    ['registries["docker.io"].mirrors[0].overridePath', mirror({ overridePath: 1 }), /not a boolean/],
+    ['registries["docker.io"].mirrors[0].caPem', mirror({ caPem: "/etc/ssl/ca.pem" }), /not PEM certificate text/],
+    ['registries["docker.io"].mirrors[0].caPem', mirror({ caPem: `${PEM}\nextra` }), /not PEM certificate text/],
+    ['registries["docker.io"].mirrors[0].headers', mirror({ headers: ["X-A: 1"] }), /header names to values/],
+    ['registries["docker.io"].mirrors[0].headers["X A"]', mirror({ headers: { "X A": "1" } }), /header name/],
+    [
+      'registries["docker.io"].mirrors[0].headers["X-A"]',
+      mirror({ headers: { "X-A": "1\r\nX-B: 2" } }),
+      /control characters/,
+    ],
+    ['registries["docker.io"].mirrors[0].headers["X-A"]', mirror({ headers: { "X-A": [] } }), /non-empty list/],
+    [
+      'registries["docker.io"].mirrors[1].host',
+      { "docker.io": { mirrors: [{ host: "https://m" }, { host: "https://m" }] } },
+      /https:\/\/m is listed twice/,
+    ],
+  ])("rejects %s", (input, registries, message) => {
+    try {
+      resolveRegistries(registries);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).input).toBe(input);
+      expect((error as Error).message).toMatch(message);
     }
   });
 });

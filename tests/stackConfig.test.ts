@@ -95,7 +95,13 @@ describe("readStackConfig", () => {
       httpProxy: { http: undefined, https: undefined, noProxy: undefined },
       purgeStateOnDestroy: true,
       readyTimeoutSeconds: undefined,
+      registries: undefined,
     });
+  });
+
+  it("passes registries through to every worker", () => {
+    const registries = { "docker.io": { mirrors: [{ host: "https://mirror.internal" }] } };
+    expect(readStackConfig(source({ ...EC2, registries })).options.registries).toEqual(registries);
   });
 
   it("passes pinned checksums through", () => {
@@ -114,6 +120,11 @@ describe("readStackConfig", () => {
     [{ ...EC2, sshCidr: "300.1.1.1/32" }, /invalid sshCidr/],
     [{ ...EC2, workerCount: 0 }, /invalid workerCount/],
     [{ ...EC2, arch: "ppc64le" }, /invalid arch/],
+    [{ ...EC2, registries: ["docker.io"] }, /invalid registries: .*not an object keyed by registry host/],
+    [
+      { ...EC2, registries: { "docker.io": { mirrors: [{ host: "mirror:5000" }] } } },
+      /invalid registries\["docker\.io"\]\.mirrors\[0\]\.host: .*http\(s\) URL/,
+    ],
   ])("rejects %j", (values, message) => {
     expect(() => readStackConfig(source(values))).toThrow(message);
   });

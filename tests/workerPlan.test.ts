@@ -24,6 +24,24 @@ describe("planWorker", () => {
     expect(step("config").stdin).toBe(plan.config.text);
     expect(step("unit").stdin).toBe(plan.unit);
     expect(step("crictl-yaml").stdin).toBe(plan.crictlConfig);
+    expect(step("registries").stdin).toBe(plan.registryStream);
+  });
+
+  it("sends the registry files on stdin and never restarts containerd for them", () => {
+    const withMirror = planWorker(
+      "worker-0",
+      resolveOptions({ registries: { "docker.io": { mirrors: [{ host: "http://10.0.0.5:5000" }] } } }),
+    );
+    const registries = withMirror.steps.find((s) => s.id === "registries");
+    expect(registries?.stdin).toBe(
+      '=== docker.io/hosts.toml\n|[host."http://10.0.0.5:5000"]\n|capabilities = [ "pull", "resolve" ]\n',
+    );
+    expect(step("registries").stdin).toBe("");
+    // Containerd reads hosts.toml on every pull: nothing that restarts it waits for, or changes with, the files.
+    for (const id of ["unit", "restart"]) {
+      expect(step(id).dependsOn).not.toContain("registries");
+      expect(withMirror.steps.find((s) => s.id === id)).toEqual(step(id));
+    }
   });
 
   it("removes what it installed on destroy, and nothing for steps that install nothing", () => {
@@ -33,6 +51,7 @@ describe("planWorker", () => {
       "cni-plugins",
       "crictl",
       "config",
+      "registries",
       "crictl-yaml",
       "unit",
       "verify",

@@ -5,7 +5,7 @@ No Debian package ships crictl, so the test mirror serves this program in
 crictl's release tarball. It speaks gRPC (HTTP/2 without TLS, prior
 knowledge) to the runtime's unix socket, encodes and decodes protobuf by
 hand, and prints what crictl v1.36 prints for `crictl version`,
-`crictl info` and `crictl --version`. Every value it prints comes from the
+`crictl info`, `crictl pull IMAGE` and `crictl --version`. Every value it prints comes from the
 socket; it never prints canned data. It needs python3 and python3-h2.
 """
 
@@ -60,9 +60,12 @@ def encode_varint(n):
             return bytes(out)
 
 
-def encode_string(number, text):
-    data = text.encode()
+def encode_message(number, data):
     return encode_varint(number << 3 | 2) + encode_varint(len(data)) + data
+
+
+def encode_string(number, text):
+    return encode_message(number, text.encode())
 
 
 def encode_bool(number, value):
@@ -157,15 +160,16 @@ class Channel:
         self.conn.initiate_connection()
         self.sock = sock
 
-    def call(self, method, request):
+    def call(self, method, request, timeout=None):
         if self.sock is None:
             self.connect()
-        deadline = time.monotonic() + self.timeout
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         stream = self.conn.get_next_available_stream_id()
         self.conn.send_headers(stream, [
             (":method", "POST"), (":scheme", "http"), (":path", method),
             (":authority", "localhost"), ("content-type", "application/grpc"),
-            ("te", "trailers"), ("grpc-timeout", "%dm" % (self.timeout * 1000)),
+            ("te", "trailers"), ("grpc-timeout", "%dm" % (timeout * 1000)),
             ("user-agent", "crictl-e2e-cri-client/" + VERSION),
         ])
         self.conn.send_data(stream, struct.pack(">BI", 0, len(request)) + request,
@@ -369,6 +373,22 @@ def cmd_info(channel, output, quiet):
     print(go_json(result))
 
 
+# crictl sets no deadline on a pull unless --pull-timeout asks for one; this
+# client bounds it all the same, so that a test never hangs on a pull.
+PULL_TIMEOUT = 600.0
+
+
+def cmd_pull(channel, image):
+    # PullImageRequest{image: ImageSpec{image}}; the reply's field 1 is the image ref.
+    request = encode_message(1, encode_string(1, image))
+    try:
+        reply = decode(channel.call("/runtime.v1.ImageService/PullImage", request,
+                                    timeout=PULL_TIMEOUT))
+    except Fatal as err:
+        raise Fatal("pulling image: %s" % err) from err
+    print("Image is up to date for %s" % pb_string(reply, 1))
+
+
 # ---- command line, configuration and logging --------------------------------
 
 def log(level, message):
@@ -476,17 +496,21 @@ def main(argv):
             print("crictl version %s (e2e CRI client)" % VERSION)
             return 0
         command = args.pop(0) if args else None
-        usage = "crictl (e2e CRI client %s) implements: version, info, --version" % VERSION
+        usage = "crictl (e2e CRI client %s) implements: version, info, pull, --version" % VERSION
         if command is None or flags.get("h"):
             print(usage)
             return 0
-        if command not in ("version", "info"):
+        if command not in ("version", "info", "pull"):
             sys.stderr.write("No help topic for '%s'\n%s\n" % (command, usage))
             return 3
-        info_flags, _ = parse_flags(args, INFO_FLAGS) if command == "info" else ({}, args)
+        info_flags, args = parse_flags(args, INFO_FLAGS if command == "info" else {})
+        if command == "pull" and len(args) != 1:
+            raise Fatal("Image name cannot be empty" if not args else "pull takes one image")
         channel = runtime_channel(*settings(flags))
         if command == "info":
             cmd_info(channel, info_flags.get("output", "json"), info_flags.get("q", False))
+        elif command == "pull":
+            cmd_pull(channel, args[0])
         else:
             cmd_version(channel)
         channel.close()

@@ -1,7 +1,8 @@
 // The e2e release mirror: real containerd, runc and CNI plugin builds from
 // Debian, packed in the upstream GitHub release layout, plus an honest crictl
 // stand-in (crictl.py, a real CRI client); and an HTTP server for them with
-// throttling and fault injection.
+// throttling and fault injection; and a minimal OCI registry (registry.ts)
+// serving images built in code, for registry mirror tests.
 //
 //   const releases = await ensureReleases();              // cached build of the tree
 //   const mirror = await startMirror({ host: HOST_ADDRESS, releases });
@@ -35,3 +36,13 @@ export {
   type RequestRecord,
   startMirror,
 } from "./server";
+export {
+  buildImage,
+  type ImageFile,
+  MANIFEST_MEDIA_TYPE,
+  type Registry,
+  type RegistryRequest,
+  startRegistry,
+  tarOf,
+  type TestImage,
+} from "./registry";

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Artifact, CRICTL_VERSION, ensureReleases, findArtifact, releasePaths, type Releases } from "./releases";
 import { bootWorker, ensureBridge, HOST_ADDRESS, type Worker } from "../sandbox/worker";
 import { type Mirror, startMirror } from "./server";
+import { buildImage, MANIFEST_MEDIA_TYPE, startRegistry } from "./registry";
 
 const run = promisify(execFile);
 
@@ -31,7 +32,7 @@ afterAll(() => {
 const sha256File = (file: string): string => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
 /** Runs a command; resolves with its exit code and output instead of throwing. */
-async function exec(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}) {
+async function exec(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const child = execFile(cmd, args, { cwd: opts.cwd, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
@@ -121,6 +122,38 @@ describe("release tree", () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(again.root).toBe(releases.root);
     expect(again.catalog).toEqual(releases.catalog);
+  });
+});
+
+describe("OCI registry (registry.ts) on loopback", () => {
+  it("serves a built image whose layer system tar reads and whose digests are the content's", async () => {
+    const image = buildImage("team/demo", "1", [{ path: "hello.txt", content: "hi\n" }]);
+    const registry = await startRegistry({ host: "127.0.0.1", images: [image] });
+    try {
+      const get = (p: string, method = "GET") => fetch(`${registry.url}${p}`, { method });
+      expect((await get("/v2/")).status).toBe(200);
+      for (const reference of ["1", image.digest]) {
+        const response = await get(`/v2/team/demo/manifests/${reference}`);
+        expect(response.headers.get("content-type")).toBe(MANIFEST_MEDIA_TYPE);
+        expect(response.headers.get("docker-content-digest")).toBe(image.digest);
+        expect(Buffer.from(await response.arrayBuffer())).toEqual(image.manifest);
+      }
+      const head = await get("/v2/team/demo/manifests/1", "HEAD");
+      expect(head.headers.get("content-length")).toBe(String(image.manifest.length));
+      expect((await head.arrayBuffer()).byteLength).toBe(0);
+      const manifest = JSON.parse(image.manifest.toString()) as { layers: { digest: string }[] };
+      const layerDigest = manifest.layers[0]?.digest ?? "";
+      const layer = Buffer.from(await (await get(`/v2/team/demo/blobs/${layerDigest}`)).arrayBuffer());
+      expect(`sha256:${crypto.createHash("sha256").update(layer).digest("hex")}`).toBe(layerDigest);
+      const listing = await exec("tar", ["-tzvf", "-"], { input: layer });
+      expect(listing.code).toBe(0);
+      expect(listing.stdout).toMatch(/^-rw-r--r-- 0\/0\s+3 .* hello\.txt$/m);
+      expect((await get("/v2/team/demo/manifests/2")).status).toBe(404);
+      expect((await get("/v2/other/blobs/" + layerDigest)).status).toBe(404);
+      expect(registry.requests.map((r) => `${r.method} ${r.status}`)).toContain("HEAD 200");
+    } finally {
+      await registry.stop();
+    }
   });
 });
 
