@@ -4,3 +4,4 @@ export { InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } 
 export { planWorker, Step, WorkerPlan } from "./workerPlan";
 export { DRIFTING_STEPS, DriftingStep, INSTALL_STEP, StepId, STEP_IDS } from "./steps";
 export { parseRuntimeReport, RuntimeReport } from "./criAnswer";
+export { ContainerdSettings, RuntimeSettings, TomlTable } from "./containerdSettings";

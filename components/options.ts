@@ -14,6 +14,8 @@ import {
   PARTS,
   Versions,
 } from "./catalog";
+import { ContainerdSettings, resolveContainerdSettings } from "./containerdSettings";
+import { InvalidInputError } from "./errors";
 
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
@@ -25,6 +27,8 @@ export interface WorkerOptionsInput {
   checksums?: Partial<Record<Part, string>>;
   /** The proxy containerd uses to pull images (not the downloads, which run on the worker as root's curl). */
   httpProxy?: HttpProxyInput;
+  /** Extra config.toml settings, checked against the chosen containerd version's keys. Default: none. */
+  containerdSettings?: ContainerdSettings;
 }
 
 /** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
@@ -45,18 +49,11 @@ export interface WorkerOptions {
   checksums: Partial<Record<Part, string>>;
   /** Absent when containerd needs no proxy. */
   httpProxy?: HttpProxyInput;
+  /** `{}` when none are set. */
+  containerdSettings: ContainerdSettings;
 }
 
-/** A rejected input: `input` is its path in the args, e.g. `versions.containerd`. */
-export class InvalidInputError extends Error {
-  constructor(
-    readonly input: string,
-    detail: string,
-  ) {
-    super(`invalid ${input}: ${detail}`);
-    this.name = "InvalidInputError";
-  }
-}
+export { InvalidInputError };
 
 const VERSION = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
@@ -191,14 +188,20 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   if (typeof systemdCgroup !== "boolean") {
     throw new InvalidInputError("systemdCgroup", `${JSON.stringify(systemdCgroup)} is not a boolean`);
   }
+  const versions = resolveVersions(input.versions);
   return {
-    versions: resolveVersions(input.versions),
+    versions,
     arch: arch as Arch,
     sandboxImage,
     systemdCgroup,
     downloadBaseUrl: resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL),
     checksums: resolveChecksums(input.checksums),
     httpProxy: resolveHttpProxy(input.httpProxy),
+    containerdSettings: resolveContainerdSettings(input.containerdSettings, {
+      containerdVersion: versions.containerd,
+      sandboxImage,
+      systemdCgroup,
+    }),
   };
 }
 

@@ -85,6 +85,7 @@ export function planWorker(
     containerdVersion: options.versions.containerd,
     sandboxImage: options.sandboxImage,
     systemdCgroup: options.systemdCgroup,
+    settings: options.containerdSettings,
   });
   const unit = renderContainerdUnit();
   const proxyDropIn = renderProxyDropIn(options.httpProxy);

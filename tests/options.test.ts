@@ -11,6 +11,7 @@ describe("resolveOptions", () => {
       downloadBaseUrl: "https://github.com",
       checksums: {},
       httpProxy: undefined,
+      containerdSettings: {},
     });
   });
 
