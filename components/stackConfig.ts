@@ -3,6 +3,7 @@
  * checked before any resource exists, so a typo fails the preview by name.
  */
 import { Arch, ARCHES, Part, PARTS } from "./catalog";
+import type { ContainerdSettings } from "./containerdSettings";
 import { InvalidInputError, WorkerOptionsInput } from "./options";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
@@ -97,6 +98,8 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       https: config.get("httpsProxy"),
       noProxy: config.getObject<string[]>("noProxy"),
     },
+    // A JSON object; resolveOptions checks it against the chosen containerd version.
+    containerdSettings: config.getObject<ContainerdSettings>("containerdSettings"),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;

@@ -69,7 +69,16 @@ describe("readStackConfig", () => {
       downloadBaseUrl: undefined,
       checksums: {},
       httpProxy: { http: undefined, https: undefined, noProxy: undefined },
+      containerdSettings: undefined,
     });
+  });
+
+  it("passes containerdSettings through as the object it holds", () => {
+    const settings = { snapshotter: "native", extraConfig: { oom_score: -999 } };
+    expect(readStackConfig(source({ ...EC2, containerdSettings: settings })).options.containerdSettings).toEqual(
+      settings,
+    );
+    expect(readStackConfig(source(EC2)).options.containerdSettings).toBeUndefined();
   });
 
   it("passes pinned checksums through", () => {
