@@ -193,7 +193,7 @@ function checkNotOwned(extra: Record<string, unknown>, owned: { path: string[]; 
     if (clash === undefined) continue;
     const how =
       clash.input === undefined
-        ? "the component renders this key itself (its install paths and runc); it cannot be overridden"
+        ? "the component renders this key itself (the config version, its install paths, runc); it cannot be overridden"
         : clash.input.startsWith(PREFIX)
           ? `already set by ${clash.input}; set it in one place`
           : `the component sets this key from the ${clash.input} argument; set that instead`;

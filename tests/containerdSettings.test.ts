@@ -375,6 +375,12 @@ describe("resolveContainerdSettings rejects, naming the input and what is allowe
     ],
     [
       "2.1.9",
+      "containerdSettings.extraConfig.version",
+      { extraConfig: { version: 2 } },
+      /the config version, .*cannot be overridden/,
+    ],
+    [
+      "2.1.9",
       'containerdSettings.extraConfig.plugins."io.containerd.cri.v1.images".snapshotter',
       { snapshotter: "native", extraConfig: { plugins: { "io.containerd.cri.v1.images": { snapshotter: "native" } } } },
       /already set by containerdSettings\.snapshotter; set it in one place/,
