@@ -5,3 +5,4 @@ export { RegistryCapability, RegistryHostsInput, RegistryMirrorInput } from "./r
 export { planWorker, Step, WorkerPlan } from "./workerPlan";
 export { DRIFTING_STEPS, DriftingStep, INSTALL_STEP, StepId, STEP_IDS } from "./steps";
 export { parseRuntimeReport, RuntimeReport } from "./criAnswer";
+export { ContainerdSettings, RuntimeSettings, TomlTable } from "./containerdSettings";

@@ -23,6 +23,8 @@ import {
   RegistryHostsInput,
   RegistryMirror,
 } from "./registryHosts";
+import { ContainerdSettings, resolveContainerdSettings } from "./containerdSettings";
+import { InvalidInputError } from "./errors";
 
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
@@ -56,6 +58,8 @@ export interface WorkerOptionsInput {
    * no files, and containerd pulls from each registry itself.
    */
   registries?: Record<string, RegistryHostsInput>;
+  /** Extra config.toml settings, checked against the chosen containerd version's keys. Default: none. */
+  containerdSettings?: ContainerdSettings;
 }
 
 /** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
@@ -79,18 +83,11 @@ export interface WorkerOptions {
   purgeStateOnDestroy: boolean;
   readyTimeoutSeconds: number;
   registries: Record<string, RegistryHosts>;
+  /** `{}` when none are set. */
+  containerdSettings: ContainerdSettings;
 }
 
-/** A rejected input: `input` is its path in the args, e.g. `versions.containerd`. */
-export class InvalidInputError extends Error {
-  constructor(
-    readonly input: string,
-    detail: string,
-  ) {
-    super(`invalid ${input}: ${detail}`);
-    this.name = "InvalidInputError";
-  }
-}
+export { InvalidInputError };
 
 const VERSION = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
@@ -414,8 +411,9 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
       `${JSON.stringify(readyTimeoutSeconds)}: expected whole seconds from ${min} to ${max} (default ${DEFAULT_READY_TIMEOUT_SECONDS})`,
     );
   }
+  const versions = resolveVersions(input.versions);
   return {
-    versions: resolveVersions(input.versions),
+    versions,
     arch: arch as ArchChoice,
     sandboxImage,
     systemdCgroup,
@@ -425,6 +423,11 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
     purgeStateOnDestroy,
     readyTimeoutSeconds,
     registries: resolveRegistries(input.registries),
+    containerdSettings: resolveContainerdSettings(input.containerdSettings, {
+      containerdVersion: versions.containerd,
+      sandboxImage,
+      systemdCgroup,
+    }),
   };
 }
 

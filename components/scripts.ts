@@ -681,9 +681,10 @@ export interface VerifyExpectations {
  */
 export function verifyScript(label: StepLabel, expect: VerifyExpectations): string {
   const expectedDriver = expect.systemdCgroup ? "systemd" : "cgroupfs";
-  const dumpChecks = expect.configDump.map(({ key, lines }) => {
+  const dumpChecks = expect.configDump.map(({ key, headers, lines }) => {
     const alternatives = lines.map((line) => `-e ${shellQuote(line)}`).join(" ");
-    return `grep -Fxq ${alternatives} <<<"$dump" || fail ${shellQuote(`containerd config dump does not show ${key} as rendered (expected: ${lines.join(" or ")})`)}`;
+    const within = headers.length === 0 ? "''" : headers.map(shellQuote).join(" ");
+    return `grep -Fxq ${alternatives} <<<"$(section ${within})" || fail ${shellQuote(`containerd config dump does not show ${key} as rendered (expected: ${lines.join(" or ")})`)}`;
   });
   return script(
     scriptHeader(label),
@@ -724,6 +725,11 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     `[[ $driver == ${expectedDriver} ]] || fail "crictl info shows the $driver cgroup driver, expected ${expectedDriver}"`,
     'wait "$dump_pid" || fail "containerd config dump failed: $(cat "$work/dump")"',
     "dump=$(awk '{ $1 = $1; print }' \"$work/dump\")",
+    "# The lines of the dump's table with any of the given headers; '' for the top-level keys.",
+    "section() {",
+    `  awk -v headers="$(printf '%s\\n' "$@")" 'BEGIN { n = split(headers, h, "\\n"); on = (n == 0) }`,
+    '    /^\\[/ { on = 0; for (i = 1; i <= n; i++) if ($0 == h[i]) on = 1; next } on\' <<<"$dump"',
+    "}",
     ...dumpChecks,
     'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',
     `mkdir -p ${PATHS.manifestDir}`,

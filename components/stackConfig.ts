@@ -3,6 +3,7 @@
  * checked before any resource exists, so a typo fails the preview by name.
  */
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
+import type { ContainerdSettings } from "./containerdSettings";
 import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
 import { RegistryHostsInput } from "./registryHosts";
 
@@ -139,6 +140,8 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
     readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
     registries: readRegistries(config),
+    // A JSON object; resolveOptions checks it against the chosen containerd version.
+    containerdSettings: config.getObject<ContainerdSettings>("containerdSettings"),
   };
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const bastionSpec = config.get("bastion");

@@ -100,6 +100,7 @@ export function planWorker(
     containerdVersion: options.versions.containerd,
     sandboxImage: options.sandboxImage,
     systemdCgroup: options.systemdCgroup,
+    settings: options.containerdSettings,
   });
   const unit = renderContainerdUnit();
   const proxyDropIn = renderProxyDropIn(options.httpProxy);

@@ -74,19 +74,48 @@ describe("renderContainerdConfig parses back to the keys of the chosen version's
   });
 
   it.each([
-    ["1.7.24", "sandbox_image", ["sandbox_image = 'pause:1'", 'sandbox_image = "pause:1"']],
-    ["2.1.9", "sandbox", ["sandbox = 'pause:1'", 'sandbox = "pause:1"']],
-  ])("containerd %s: config dump must show %s", (version, key, lines) => {
+    ["1.7.24", ["sandbox_image = 'pause:1'", 'sandbox_image = "pause:1"'], ['[plugins."io.containerd.grpc.v1.cri"]']],
+    [
+      "2.1.9",
+      ["sandbox = 'pause:1'", 'sandbox = "pause:1"'],
+      [
+        "[plugins.'io.containerd.cri.v1.images'.pinned_images]",
+        '[plugins."io.containerd.cri.v1.images".pinned_images]',
+      ],
+    ],
+  ])("containerd %s: config dump must show the sandbox image under its table", (version, lines, headers) => {
     const rendered = renderContainerdConfig({
       containerdVersion: version,
       sandboxImage: "pause:1",
       systemdCgroup: false,
     });
-    expect(rendered.dumpExpectations).toContainEqual({ key, lines });
-    expect(rendered.dumpExpectations).toContainEqual({ key: "SystemdCgroup", lines: ["SystemdCgroup = false"] });
-    expect(rendered.dumpExpectations).toContainEqual({
-      key: "config_path",
-      lines: ["config_path = '/etc/containerd/certs.d'", 'config_path = "/etc/containerd/certs.d"'],
-    });
+    expect(rendered.dumpExpectations).toContainEqual(
+      expect.objectContaining({ headers: expect.arrayContaining(headers) as unknown, lines }),
+    );
+    expect(rendered.dumpExpectations).toContainEqual(expect.objectContaining({ lines: ["SystemdCgroup = false"] }));
+    expect(rendered.dumpExpectations).toContainEqual(
+      expect.objectContaining({ key: expect.stringMatching(/registry\.config_path$/) as unknown }),
+    );
   });
+
+  it.each(["1.7.24", "2.0.5", "2.1.9", "2.3.1"])(
+    "containerd %s: every rendered key but version is checked in the dump",
+    (version) => {
+      const rendered = renderContainerdConfig({
+        containerdVersion: version,
+        sandboxImage: "pause:1",
+        systemdCgroup: true,
+      });
+      const doc = TOML.parse(rendered.text) as Table;
+      const leaves = (table: Table, at: string[] = []): string[][] =>
+        Object.entries(table).flatMap(([key, value]) =>
+          typeof value === "object" && !Array.isArray(value) ? leaves(value as Table, [...at, key]) : [[...at, key]],
+        );
+      const keys = rendered.dumpExpectations.map((e) => e.key);
+      expect(keys).toHaveLength(leaves(doc).length - 1);
+      for (const path of leaves(doc).filter((p) => p.join(".") !== "version")) {
+        expect(keys).toContain(path.map((k) => (/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k))).join("."));
+      }
+    },
+  );
 });

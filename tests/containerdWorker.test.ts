@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE, STEP_IDS } from "../components";
 import { readyDialing } from "../components/readiness";
+import { shellQuote } from "../components/shell";
 import { installMocks, isSecretValue, MockedRun, Registration, settle, valueOf } from "./pulumiMocks";
 
 // What a verify step prints on a worker running the article's containerd (its Step 5 output).
@@ -140,6 +141,27 @@ describe("ContainerdWorker resource graph", () => {
     expect(await valueOf(worker.config)).toContain('sandbox = "registry.k8s.io/pause:3.10"');
     expect(await pulumi.isSecret(worker.runtimeVersion)).toBe(false);
   });
+
+  it("renders containerdSettings into the config and has verify check them in the dump", async () => {
+    const worker = await build("settings", {
+      containerdSettings: {
+        snapshotter: "native",
+        runtimes: {
+          "runc-debug": { runtimeType: "io.containerd.runc.v2", options: { BinaryName: "/usr/local/sbin/runc" } },
+        },
+      },
+    });
+    const config = await valueOf(worker.config);
+    expect(config).toContain('[plugins."io.containerd.cri.v1.images"]\nsnapshotter = "native"');
+    expect(config).toContain('[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc-debug]');
+    expect(run.byName("settings-config").inputs.stdin).toBe(config);
+    const verify = run.byName("settings-verify").inputs.create as string;
+    expect(verify).toContain(shellQuote("snapshotter = 'native'"));
+    expect(verify).toContain(
+      shellQuote("[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc-debug.options]"),
+    );
+    expect(verify).toContain('does not show plugins."io.containerd.cri.v1.images".snapshotter as rendered');
+  });
 });
 
 describe('arch "auto"', () => {
@@ -254,6 +276,30 @@ describe("changing one input changes only the children it concerns", () => {
       { registries: { "docker.io": { mirrors: [{ host: "https://mirror.internal" }] } } },
       ["registries", "verify"],
     ],
+    ["a snapshotter", { containerdSettings: { snapshotter: "native" } }, ["config", "restart", "verify"]],
+    ["a log line size", { containerdSettings: { maxContainerLogLineSize: -1 } }, ["config", "restart", "verify"]],
+    ["unprivileged ports", { containerdSettings: { enableUnprivilegedPorts: false } }, ["config", "restart", "verify"]],
+    ["unprivileged ICMP", { containerdSettings: { enableUnprivilegedIcmp: false } }, ["config", "restart", "verify"]],
+    [
+      "device ownership",
+      { containerdSettings: { deviceOwnershipFromSecurityContext: true } },
+      ["config", "restart", "verify"],
+    ],
+    ["discarding layers", { containerdSettings: { discardUnpackedLayers: true } }, ["config", "restart", "verify"]],
+    [
+      "an extra runtime",
+      { containerdSettings: { runtimes: { runsc: { runtimeType: "io.containerd.runsc.v1" } } } },
+      ["config", "restart", "verify"],
+    ],
+    [
+      "extra config",
+      {
+        containerdSettings: {
+          extraConfig: { plugins: { "io.containerd.cri.v1.images": { max_concurrent_downloads: 6 } } },
+        },
+      },
+      ["config", "restart", "verify"],
+    ],
   ] as const)("%s", async (_what, change, expected) => {
     expect(await changedSteps({}, change as Omit<ContainerdWorkerArgs, "connection">)).toEqual(expected);
   });
@@ -323,6 +369,62 @@ describe("bad input fails at construction, naming the input and what is allowed"
       "registries[…].mirrors[0].caPem",
       { registries: { "docker.io": { mirrors: [{ host: "https://m", caPem: "ca.pem" }] } } },
       /invalid registries\["docker\.io"\]\.mirrors\[0\]\.caPem: is not PEM certificate text/,
+    ],
+    ["containerdSettings", { containerdSettings: { snapshoter: "native" } }, /containerdSettings\.snapshoter: unknown/],
+    [
+      "containerdSettings.snapshotter",
+      { containerdSettings: { snapshotter: "overlay" } },
+      /invalid containerdSettings\.snapshotter: "overlay" is not a snapshotter of containerd 2\.3/,
+    ],
+    [
+      "containerdSettings.maxContainerLogLineSize",
+      { containerdSettings: { maxContainerLogLineSize: "64k" } },
+      /invalid containerdSettings\.maxContainerLogLineSize/,
+    ],
+    [
+      "containerdSettings.enableUnprivilegedPorts",
+      { containerdSettings: { enableUnprivilegedPorts: "no" } },
+      /invalid containerdSettings\.enableUnprivilegedPorts: "no" is not a boolean/,
+    ],
+    [
+      "containerdSettings.enableUnprivilegedIcmp",
+      { containerdSettings: { enableUnprivilegedIcmp: 0 } },
+      /invalid containerdSettings\.enableUnprivilegedIcmp/,
+    ],
+    [
+      "containerdSettings.deviceOwnershipFromSecurityContext",
+      { containerdSettings: { deviceOwnershipFromSecurityContext: "yes" } },
+      /invalid containerdSettings\.deviceOwnershipFromSecurityContext/,
+    ],
+    [
+      "containerdSettings.discardUnpackedLayers",
+      { containerdSettings: { discardUnpackedLayers: "yes" } },
+      /invalid containerdSettings\.discardUnpackedLayers/,
+    ],
+    [
+      "containerdSettings.runtimes",
+      { containerdSettings: { runtimes: { runsc: { runtimeType: "runsc" } } } },
+      /invalid containerdSettings\.runtimes\.runsc\.runtimeType: "runsc" is not a shim name/,
+    ],
+    [
+      "containerdSettings.extraConfig in the wrong place for the version",
+      {
+        versions: { containerd: "2.1.9" },
+        containerdSettings: {
+          extraConfig: { plugins: { "io.containerd.grpc.v1.cri": { containerd: { snapshotter: "native" } } } },
+        },
+      },
+      /invalid containerdSettings\.extraConfig\.plugins\."io\.containerd\.grpc\.v1\.cri"\.containerd\.snapshotter: containerd 2\.1 \(config version 3\) has no such key; it lives at plugins\."io\.containerd\.cri\.v1\.images"\.snapshotter/,
+    ],
+    [
+      "containerdSettings.extraConfig over a key the component sets",
+      {
+        versions: { containerd: "1.7.24" },
+        containerdSettings: {
+          extraConfig: { plugins: { "io.containerd.grpc.v1.cri": { sandbox_image: "pause:3.9" } } },
+        },
+      },
+      /invalid containerdSettings\.extraConfig\.plugins\."io\.containerd\.grpc\.v1\.cri"\.sandbox_image: the component sets this key from the sandboxImage argument/,
     ],
   ])("%s", (_what, args, message) => {
     const construct = () =>

@@ -14,6 +14,7 @@ describe("resolveOptions", () => {
       purgeStateOnDestroy: false,
       readyTimeoutSeconds: 300,
       registries: {},
+      containerdSettings: {},
     });
   });
 

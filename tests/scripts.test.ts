@@ -17,6 +17,15 @@ function allCommands(): { name: string; command: string }[] {
     { versions: { containerd: "2.0.5" }, checksums: { runc: "a".repeat(64), crictl: "b".repeat(64) } },
     { downloadBaseUrl: "http://10.200.0.1:8080/mirror", sandboxImage: "registry.k8s.io/pause:3.10" },
     { purgeStateOnDestroy: true, httpProxy: { https: "http://proxy.internal:3128", noProxy: ["localhost"] } },
+    {
+      containerdSettings: {
+        snapshotter: "native",
+        runtimes: {
+          "runc-debug": { runtimeType: "io.containerd.runc.v2", options: { BinaryName: "/usr/local/sbin/runc" } },
+        },
+        extraConfig: { timeouts: { "io.containerd.timeout.shim.load": "7s" }, oom_score: -999 },
+      },
+    },
   ];
   const commands: { name: string; command: string }[] = [];
   for (const arch of ARCHES) {

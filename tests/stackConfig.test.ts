@@ -96,12 +96,21 @@ describe("readStackConfig", () => {
       purgeStateOnDestroy: true,
       readyTimeoutSeconds: undefined,
       registries: undefined,
+      containerdSettings: undefined,
     });
   });
 
   it("passes registries through to every worker", () => {
     const registries = { "docker.io": { mirrors: [{ host: "https://mirror.internal" }] } };
     expect(readStackConfig(source({ ...EC2, registries })).options.registries).toEqual(registries);
+  });
+
+  it("passes containerdSettings through as the object it holds", () => {
+    const settings = { snapshotter: "native", extraConfig: { oom_score: -999 } };
+    expect(readStackConfig(source({ ...EC2, containerdSettings: settings })).options.containerdSettings).toEqual(
+      settings,
+    );
+    expect(readStackConfig(source(EC2)).options.containerdSettings).toBeUndefined();
   });
 
   it("passes pinned checksums through", () => {
