@@ -107,6 +107,8 @@ export interface Artifact {
    * (a too-old glibc fails here, not after install). Absent where the release has no such flag.
    */
   selfCheck?: string;
+  /** What to tell the user when the self-check fails with the dynamic loader's glibc message. */
+  glibcHint?: string;
 }
 
 /** Which config.toml schema a containerd version reads (see `configSchemaFor`). */
@@ -136,11 +138,20 @@ function releaseBase(baseUrl: string, repo: string, version: string): string {
   return `${baseUrl.replace(/\/+$/, "")}/${repo}/releases/download/v${version}`;
 }
 
-/** Where a part of the given version and arch is published, and how to check and install it. */
-export function artifactFor(part: Part, version: string, arch: Arch, baseUrl: string): Artifact {
+/**
+ * Where a part of the given version and arch is published, and how to check and install it.
+ * `staticBuild` picks containerd's static release (`containerd-static-*`), which needs no glibc.
+ */
+export function artifactFor(
+  part: Part,
+  version: string,
+  arch: Arch,
+  baseUrl: string,
+  { staticBuild = false }: { staticBuild?: boolean } = {},
+): Artifact {
   switch (part) {
     case "containerd": {
-      const fileName = `containerd-${version}-linux-${arch}.tar.gz`;
+      const fileName = `containerd-${staticBuild ? "static-" : ""}${version}-linux-${arch}.tar.gz`;
       const url = `${releaseBase(baseUrl, "containerd/containerd", version)}/${fileName}`;
       return {
         part,
@@ -152,6 +163,13 @@ export function artifactFor(part: Part, version: string, arch: Arch, baseUrl: st
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
         selfCheck: "containerd --version",
+        // containerd's dynamic build needs glibc >= 2.35 from 2.1.0 on; the static one runs anywhere.
+        ...(staticBuild
+          ? {}
+          : {
+              glibcHint:
+                "this worker's glibc is older than containerd's dynamic build needs; set staticBuild to install its static release",
+            }),
       };
     }
     case "runc": {

@@ -46,6 +46,12 @@ export interface WorkerOptionsInput {
    */
   purgeStateOnDestroy?: boolean;
   /**
+   * Install containerd's static release (`containerd-static-<version>-linux-<arch>.tar.gz`), for
+   * workers whose glibc is older than the dynamic build needs (2.35 from containerd 2.1 on).
+   * Default `false`: the dynamic build, as the article installs.
+   */
+  staticBuild?: boolean;
+  /**
    * How long a just-booted worker has to accept SSH and finish cloud-init,
    * in seconds: the `ready` step keeps dialing at least this long, then waits
    * for cloud-init until this long after the worker's boot. Default 300 (see
@@ -81,6 +87,7 @@ export interface WorkerOptions {
   /** Absent when containerd needs no proxy. */
   httpProxy?: HttpProxyInput;
   purgeStateOnDestroy: boolean;
+  staticBuild: boolean;
   readyTimeoutSeconds: number;
   registries: Record<string, RegistryHosts>;
   /** `{}` when none are set. */
@@ -394,6 +401,10 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
   if (typeof systemdCgroup !== "boolean") {
     throw new InvalidInputError("systemdCgroup", `${JSON.stringify(systemdCgroup)} is not a boolean`);
   }
+  const staticBuild: unknown = input.staticBuild ?? false;
+  if (typeof staticBuild !== "boolean") {
+    throw new InvalidInputError("staticBuild", `${JSON.stringify(staticBuild)} is not a boolean`);
+  }
   const purgeStateOnDestroy: unknown = input.purgeStateOnDestroy ?? false;
   if (typeof purgeStateOnDestroy !== "boolean") {
     throw new InvalidInputError("purgeStateOnDestroy", `${JSON.stringify(purgeStateOnDestroy)} is not a boolean`);
@@ -421,6 +432,7 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
     checksums: resolveChecksums(input.checksums),
     httpProxy: resolveHttpProxy(input.httpProxy),
     purgeStateOnDestroy,
+    staticBuild,
     readyTimeoutSeconds,
     registries: resolveRegistries(input.registries),
     containerdSettings: resolveContainerdSettings(input.containerdSettings, {

@@ -186,10 +186,16 @@ function unpack(artifact: Artifact): string {
 
 function selfCheck(artifact: Artifact): string {
   if (artifact.selfCheck === undefined) return "";
+  const binary = artifact.selfCheck.split(" ")[0];
   return [
     "# Run the new binary before installing it: a truncated file or a glibc too old for it fails here.",
     `if ! out=$("$src"/${artifact.selfCheck} 2>&1); then`,
-    `  fail "${artifact.selfCheck.split(" ")[0]} from $file does not run on this worker: $out"`,
+    ...(artifact.glibcHint === undefined
+      ? []
+      : [
+          `  [[ $out != *GLIBC_* ]] || fail "${binary} from $file does not run on this worker: $out; ${artifact.glibcHint}"`,
+        ]),
+    `  fail "${binary} from $file does not run on this worker: $out"`,
     "fi",
     `[[ $out == *${shellQuote(artifact.version)}* ]] || fail "$file reports '$out', expected version ${artifact.version}"`,
   ].join("\n");
@@ -621,6 +627,8 @@ export function resetScript(label: StepLabel, purgeState: boolean): string {
 /** What the running containerd must be: the installed version and the rendered config. */
 export interface RuntimeState {
   containerdVersion: string;
+  /** Which release build is installed: a switch loads the new binary, though the version is the same. */
+  containerdBuild: "dynamic" | "static";
   configSha256: string;
   /** The config step's generation: a config repaired after drift restarts containerd too. */
   configGeneration: number;
@@ -658,7 +666,7 @@ export function restartScript(label: StepLabel, state: RuntimeState): string {
     checkInstalledState(state),
     'systemctl restart containerd || fail_not_running "restart"',
     'systemctl is-active --quiet containerd || fail_not_running "restart"',
-    'echo "containerd restarted"',
+    `echo "containerd restarted (${state.containerdBuild} build ${state.containerdVersion})"`,
   );
 }
 

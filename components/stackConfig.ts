@@ -138,6 +138,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       noProxy: config.getObject<string[]>("noProxy"),
     },
     purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
+    staticBuild: config.getBoolean("staticBuild"),
     readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
     registries: readRegistries(config),
     // A JSON object; resolveOptions checks it against the chosen containerd version.

@@ -108,6 +108,7 @@ export function planWorker(
   const registries = registryStream(renderRegistryFiles(options.registries));
   const runtimeState = {
     containerdVersion: options.versions.containerd,
+    containerdBuild: options.staticBuild ? ("static" as const) : ("dynamic" as const),
     configSha256: sha256(config.text),
     configGeneration: generations.config ?? 0,
     proxyDropInSha256: proxyDropIn === "" ? undefined : sha256(proxyDropIn),
@@ -115,7 +116,9 @@ export function planWorker(
 
   const installs: Step[] = (Object.keys(INSTALL_STEP) as Part[]).map((part) => {
     const id = INSTALL_STEP[part];
-    const artifact = artifactFor(part, options.versions[part], arch, options.downloadBaseUrl);
+    const artifact = artifactFor(part, options.versions[part], arch, options.downloadBaseUrl, {
+      staticBuild: options.staticBuild,
+    });
     return {
       id,
       create: command(id, installScript(label(id), artifact, options.checksums[part])),

@@ -69,6 +69,17 @@ describe("artifactFor: the upstream release layout for each part and arch", () =
     expect(url.endsWith(`/${artifact.fileName}`)).toBe(true);
   });
 
+  it.each(["amd64", "arm64"] as const)("staticBuild picks containerd's static release for %s", (arch) => {
+    const artifact = artifactFor("containerd", "2.3.1", arch, GITHUB, { staticBuild: true });
+    expect(artifact.url).toBe(
+      `https://github.com/containerd/containerd/releases/download/v2.3.1/containerd-static-2.3.1-linux-${arch}.tar.gz`,
+    );
+    expect(artifact.checksumUrl).toBe(`${artifact.url}.sha256sum`);
+    // The static build needs no glibc, so there is nothing to hint at.
+    expect(artifact.glibcHint).toBeUndefined();
+    expect(artifactFor("containerd", "2.3.1", arch, GITHUB).glibcHint).toMatch(/set staticBuild/);
+  });
+
   it("a mirror base replaces exactly https://github.com and keeps the path", () => {
     for (const part of PARTS) {
       const upstream = artifactFor(part, DEFAULT_VERSIONS[part], "amd64", GITHUB);

@@ -259,6 +259,8 @@ describe("changing one input changes only the children it concerns", () => {
       ["config", "containerd", "restart", "verify"],
     ],
     ["runc version", { versions: { runc: "1.4.3" } }, ["runc", "verify"]],
+    // Same version, another binary: containerd restarts to load it.
+    ["containerd's static build", { staticBuild: true }, ["containerd", "restart", "verify"]],
     ["CNI plugins version", { versions: { cni: "1.9.2" } }, ["cni-plugins", "verify"]],
     ["crictl version", { versions: { crictl: "1.36.1" } }, ["crictl", "verify"]],
     ["a pinned runc checksum", { checksums: { runc: "a".repeat(64) } }, ["runc", "verify"]],

@@ -12,6 +12,7 @@ describe("resolveOptions", () => {
       checksums: {},
       httpProxy: undefined,
       purgeStateOnDestroy: false,
+      staticBuild: false,
       readyTimeoutSeconds: 300,
       registries: {},
       containerdSettings: {},
@@ -57,6 +58,14 @@ describe("resolveOptions", () => {
 
   it.each(["amd64", "arm64", "auto"])("accepts arch %s", (arch) => {
     expect(resolveOptions({ arch }).arch).toBe(arch);
+  });
+
+  it("staticBuild is a boolean, false by default", () => {
+    expect(resolveOptions({}).staticBuild).toBe(false);
+    expect(resolveOptions({ staticBuild: true }).staticBuild).toBe(true);
+    expect(() => resolveOptions({ staticBuild: "yes" as unknown as boolean })).toThrow(
+      'invalid staticBuild: "yes" is not a boolean',
+    );
   });
 
   it("names every allowed arch when one is wrong", () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part } from "../components/catalog";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
 import { CHECKSUM_PICK, installScript, PURGED_STATE_DIRS, resetScript, SHIMS_FUNCTION } from "../components/scripts";
-import { SCRIPT_DELIMITER } from "../components/shell";
+import { SCRIPT_DELIMITER, shellQuote } from "../components/shell";
 import { planWorker } from "../components/workerPlan";
 
 /** Every script the component can generate: each step's create/update/delete across versions, arches and pins. */
@@ -219,5 +219,46 @@ describe("the reset script (destroy)", () => {
     } finally {
       for (const p of Object.values(processes)) p.kill("SIGKILL");
     }
+  });
+});
+
+describe("a containerd that cannot run on the worker's glibc", () => {
+  // The install step's self-check, run against a stand-in binary that fails as the dynamic loader
+  // does on an old glibc (the words are the loader's), and against one that fails another way.
+  const selfCheckOf = (staticBuild: boolean): string => {
+    const body = installScript(
+      { worker: "w", step: "containerd" },
+      artifactFor("containerd", "2.1.9", "amd64", DEFAULT_DOWNLOAD_BASE_URL, { staticBuild }),
+    );
+    const lines = body.split("\n");
+    const from = lines.findIndex((line) => line.startsWith("if ! out="));
+    return lines.slice(from, from + (staticBuild ? 3 : 4)).join("\n");
+  };
+  const run = (staticBuild: boolean, stderr: string) => {
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), "selfcheck-"));
+    fs.writeFileSync(path.join(src, "containerd"), `#!/bin/sh\necho ${shellQuote(stderr)} >&2\nexit 1\n`, {
+      mode: 0o755,
+    });
+    const result = spawnSync(
+      "bash",
+      ["-c", `fail() { echo "$*" >&2; exit 1; }\nfile=containerd.tar.gz\nsrc=${src}\n${selfCheckOf(staticBuild)}`],
+      { encoding: "utf8" },
+    );
+    fs.rmSync(src, { recursive: true });
+    return result;
+  };
+  const loader = "containerd: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.34' not found (required by containerd)";
+
+  it("names the loader's message and the fix for the dynamic build", () => {
+    const result = run(false, loader);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`does not run on this worker: ${loader}`);
+    expect(result.stderr).toContain("set staticBuild to install its static release");
+  });
+
+  it("gives the plain failure for any other error, and for the static build", () => {
+    expect(run(false, "Segmentation fault").stderr).not.toContain("staticBuild");
+    expect(run(true, loader).stderr).toContain(`does not run on this worker: ${loader}`);
+    expect(run(true, loader).stderr).not.toContain("staticBuild");
   });
 });
