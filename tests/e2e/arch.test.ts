@@ -1,0 +1,36 @@
+/**
+ * arch "auto" on a sandbox worker: the ready step asks the worker once, the
+ * installs download for what it reported, and the stack output says it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+
+let lab: Lab;
+let worker: string;
+beforeAll(async () => {
+  lab = await startLab({ workers: 1 });
+  worker = lab.workers[0]?.name ?? "";
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe('5.3 arch "auto"', () => {
+  it("installs the artifacts for the machine the worker says it is", async () => {
+    const result = expectOk(await lab.up({ arch: "auto" }));
+    const machine = (await lab.onWorker("uname -m")).trim();
+    const expected = { x86_64: "amd64", aarch64: "arm64" }[machine];
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    expect(outputs?.arch).toBe(expected);
+    expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
+    // The mirror served the artifacts of that arch, and only those.
+    const paths = lab.mirror.requests.map((request) => request.path).filter((p) => !p.endsWith("sha256sum"));
+    expect(paths.some((p) => p.endsWith(`/runc.${expected ?? ""}`))).toBe(true);
+    expect(paths.filter((p) => /(amd64|arm64)/.test(p)).every((p) => p.includes(expected ?? "?"))).toBe(true);
+  });
+
+  it("asks once: the next up runs nothing", async () => {
+    const result = expectOk(await lab.up({ arch: "auto" }));
+    expect(stepsRun(result, worker)).toEqual([]);
+  });
+});
