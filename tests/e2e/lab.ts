@@ -21,6 +21,20 @@ import { BootOptions, bootWorker, ensureBridge, ensureRoot, HOST_ADDRESS, Worker
 export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
 export const PROJECT = "containerd-workers";
 
+/** What a first up puts on a worker (binaries, a sample of the CNI plugins, config files and unit). */
+export const INSTALLED_FILES = [
+  "/usr/local/sbin/runc",
+  "/usr/local/bin/containerd",
+  "/usr/local/bin/containerd-shim-runc-v2",
+  "/usr/local/bin/ctr",
+  "/usr/local/bin/crictl",
+  "/opt/cni/bin/bridge",
+  "/opt/cni/bin/loopback",
+  "/etc/containerd/config.toml",
+  "/etc/systemd/system/containerd.service",
+  "/etc/crictl.yaml",
+];
+
 /** The versions the mirror has real binaries for. */
 export const MIRROR_VERSIONS = {
   containerd: "2.1.9",

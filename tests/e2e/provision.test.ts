@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandsRun } from "./driver";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { expectOk, INSTALLED_FILES, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
 
 let lab: Lab;
 let worker: string;
@@ -16,19 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await lab?.stop();
 });
-
-const INSTALLED_FILES = [
-  "/usr/local/sbin/runc",
-  "/usr/local/bin/containerd",
-  "/usr/local/bin/containerd-shim-runc-v2",
-  "/usr/local/bin/ctr",
-  "/usr/local/bin/crictl",
-  "/opt/cni/bin/bridge",
-  "/opt/cni/bin/loopback",
-  "/etc/containerd/config.toml",
-  "/etc/systemd/system/containerd.service",
-  "/etc/crictl.yaml",
-];
 
 function field(text: string, name: string): string | undefined {
   return new RegExp(`^${name}:\\s*(\\S.*)$`, "m").exec(text)?.[1];

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveOptions } from "../../components/options";
 import { planWorker } from "../../components/workerPlan";
-import { expectOk, Lab, startLab, stepsRun } from "./lab";
+import { expectOk, INSTALLED_FILES, Lab, startLab, stepsRun } from "./lab";
 
 let lab: Lab;
 let worker: string;
@@ -24,17 +24,8 @@ const PROXY = { httpProxy: "http://proxy.internal:3128" };
 
 /** Everything the component writes; destroy must leave none of it. */
 const COMPONENT_FILES = [
-  "/usr/local/sbin/runc",
-  "/usr/local/bin/containerd",
-  "/usr/local/bin/containerd-shim-runc-v2",
-  "/usr/local/bin/ctr",
-  "/usr/local/bin/crictl",
-  "/opt/cni/bin/bridge",
-  "/opt/cni/bin/loopback",
-  "/etc/containerd/config.toml",
-  "/etc/systemd/system/containerd.service",
+  ...INSTALLED_FILES,
   "/etc/systemd/system/containerd.service.d/http-proxy.conf",
-  "/etc/crictl.yaml",
   "/var/lib/containerd-worker",
 ];
 
