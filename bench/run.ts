@@ -601,7 +601,7 @@ function whereTheTimeGoes(r: Results): string[] {
           ? `. The containerd tarball alone takes ${seconds(downloadMedian(component, "containerd"))} to arrive at 20 MB/s.`
           : "."),
       `  CPU time used machine-wide while it ran: component ${seconds(cpu)}, article ${seconds(articleCpu)} ` +
-        `(${formatRatio(ratio(cpu, articleCpu))}; the driver process, ${accepted} sshd sessions with sudo, checksums, the extra copy through a temp directory; ` +
+        `(${formatRatio(ratio(cpu, articleCpu))}; the driver process, ${accepted} sshd sessions with sudo, checksums and the self-checks; ` +
         `machine-wide /proc/stat figures, so whatever else ran at the time counts too).`,
       `  ${MULTI_WORKERS} workers: ${seconds(multiWall)} against ${seconds(wall)} for one, using ${seconds(multiCpu)} of CPU ` +
         `(${formatRatio(ratio(multiCpu, cpu))} one worker's); on this machine's ${cpus} CPUs that CPU work alone needs at least ` +
