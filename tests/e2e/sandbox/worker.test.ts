@@ -127,3 +127,27 @@ describe("sandbox worker with a late sshd", () => {
     expect(w.isRunning()).toBe(false);
   });
 });
+
+describe("sandbox worker on Debian bullseye", () => {
+  it("boots systemd 247 with glibc 2.31, the same users, sudo and SSH", async () => {
+    const w = await bootWorker({ suite: "bullseye", log }); // builds its root once, about a minute
+    try {
+      const r = await w.exec(
+        "systemctl is-system-running; cat /etc/debian_version | cut -d. -f1; getconf GNU_LIBC_VERSION; python3 -c 'import h2'",
+      );
+      expect(r.stdout, r.stderr).toBe("running\n11\nglibc 2.31\n");
+      const ssh = await w.ssh("id -un; sudo -n true && echo sudo-ok");
+      expect(ssh.stdout, ssh.stderr).toBe("ubuntu\nsudo-ok\n");
+      const needspw = await w.ssh("sudo -n true", { user: NEEDSPW_USER });
+      expect(needspw.stderr).toMatch(/a password is required/);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  it("refuses a cloudInit boot: its root has no cloud-init", async () => {
+    await expect(bootWorker({ suite: "bullseye", cloudInit: { runcmdSeconds: 1 } })).rejects.toThrow(
+      /bullseye worker has no cloud-init/,
+    );
+  });
+});

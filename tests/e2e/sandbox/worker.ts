@@ -2,8 +2,9 @@
  * Sandbox workers for the end-to-end tests: real systemd hosts reachable over
  * real SSH, booted with systemd-nspawn on this machine.
  *
- * - `ensureRoot()` builds (once, cached, atomically, under a lock) a Debian
- *   trixie root with systemd, sshd, sudo, python3 + python3-h2 and two users:
+ * - `ensureRoot()` builds (once per suite, cached, atomically, under a lock) a
+ *   Debian root (trixie, or bullseye on request) with systemd, sshd, sudo,
+ *   python3 + python3-h2 and two users:
  *   `ubuntu` (passwordless sudo, as on EC2's Ubuntu images) and `needspw`
  *   (sudo that asks for a password).
  * - `bootWorker()` boots a fresh worker from it in a few seconds: an overlayfs
@@ -37,9 +38,11 @@ export const PREFIX_LENGTH = 24;
 const FIRST_SLOT = 1;
 const LAST_SLOT = 200;
 
-/** Debian suite of the worker root. */
-export const SUITE = "trixie";
-/** Packages debootstrap puts into the worker root (besides minbase). */
+/** Debian suites a worker root can be built from. */
+export type Suite = "trixie" | "bullseye";
+/** Debian suite of the worker root unless a boot asks for another. */
+export const SUITE: Suite = "trixie";
+/** Packages debootstrap puts into the trixie worker root (besides minbase). */
 export const PACKAGES = [
   "systemd",
   "systemd-sysv",
@@ -62,6 +65,15 @@ export const PACKAGES = [
   // Provides python3-cryptography's virtual dependencies, which debootstrap does not resolve.
   "python3-cffi-backend",
 ] as const;
+
+/**
+ * Per suite. Bullseye (glibc 2.31, systemd 247, OpenSSH 8.4) is the worker too old for binaries built against a
+ * newer glibc; it goes without cloud-init (and the provider listed only for it), so cloudInit boots are trixie's.
+ */
+const SUITE_PACKAGES: Readonly<Record<Suite, readonly string[]>> = {
+  trixie: PACKAGES,
+  bullseye: PACKAGES.filter((p) => p !== "cloud-init" && p !== "python3-cffi-backend"),
+};
 
 /** The login user, as on EC2's Ubuntu images: passwordless sudo. */
 export const USER = "ubuntu";
@@ -314,8 +326,13 @@ export function cacheDir(): string {
   return process.env.E2E_CACHE_DIR ?? path.join(os.homedir(), ".cache", "containerd-worker-e2e");
 }
 
-function rootKey(): string {
-  const recipe = JSON.stringify({ v: ROOT_RECIPE_VERSION, suite: SUITE, packages: PACKAGES, arch: process.arch });
+function rootKey(suite: Suite): string {
+  const recipe = JSON.stringify({
+    v: ROOT_RECIPE_VERSION,
+    suite,
+    packages: SUITE_PACKAGES[suite],
+    arch: process.arch,
+  });
   return crypto.createHash("sha256").update(recipe).digest("hex").slice(0, 12);
 }
 
@@ -382,26 +399,39 @@ export interface RootInfo {
   needspwPassword: string;
 }
 
-let rootPromise: Promise<RootInfo> | undefined;
+interface RootOptions {
+  /** Debian suite (default `SUITE`); each suite has a root of its own. */
+  suite?: Suite;
+  log?: (line: string) => void;
+  timeoutMs?: number;
+}
+
+const rootPromises = new Map<Suite, Promise<RootInfo>>();
 
 /**
- * Builds the worker root once (about a minute) and caches it under
+ * Builds the worker root of a suite once (about a minute) and caches it under
  * `cacheDir()`; later calls return at once. Safe against concurrent builders
  * (lock) and interrupted builds (built in a temporary directory, renamed when
  * complete).
  */
-export function ensureRoot(opts: { log?: (line: string) => void; timeoutMs?: number } = {}): Promise<RootInfo> {
-  rootPromise ??= buildRootIfMissing(opts).catch((e: unknown) => {
-    rootPromise = undefined;
-    throw e;
-  });
-  return rootPromise;
+export function ensureRoot(opts: RootOptions = {}): Promise<RootInfo> {
+  const suite = opts.suite ?? SUITE;
+  let promise = rootPromises.get(suite);
+  if (promise === undefined) {
+    promise = buildRootIfMissing(suite, opts).catch((e: unknown) => {
+      rootPromises.delete(suite);
+      throw e;
+    });
+    rootPromises.set(suite, promise);
+  }
+  return promise;
 }
 
-async function buildRootIfMissing(opts: { log?: (line: string) => void; timeoutMs?: number }): Promise<RootInfo> {
+async function buildRootIfMissing(suite: Suite, opts: RootOptions): Promise<RootInfo> {
   const log = opts.log ?? (() => undefined);
+  const packages = SUITE_PACKAGES[suite];
   const base = cacheDir();
-  const key = rootKey();
+  const key = rootKey(suite);
   const finalDir = path.join(base, `root-${key}`);
   const passwordFile = path.join(base, `root-${key}.needspw-password`);
   const stamp = path.join(finalDir, "etc", "cw-e2e-root");
@@ -428,11 +458,11 @@ async function buildRootIfMissing(opts: { log?: (line: string) => void; timeoutM
     fs.mkdirSync(buildDir, { recursive: true });
     const archive = debianArchive();
     const started = Date.now();
-    log(`building ${SUITE} root in ${target} from the machine's Debian archive`);
+    log(`building ${suite} root in ${target} from the machine's Debian archive`);
     const debootstrapLog = path.join(buildDir, "debootstrap.log");
     const r = await run(
       "debootstrap",
-      ["--variant=minbase", `--include=${PACKAGES.join(",")}`, SUITE, target, archive],
+      ["--variant=minbase", `--include=${packages.join(",")}`, suite, target, archive],
       { timeoutMs: 15 * 60_000 },
     );
     fs.writeFileSync(debootstrapLog, r.stdout + r.stderr);
@@ -443,11 +473,11 @@ async function buildRootIfMissing(opts: { log?: (line: string) => void; timeoutM
     await unmountAllUnder(buildDir); // debootstrap unmounts /proc etc. itself; be sure
 
     const needspwPassword = crypto.randomBytes(12).toString("base64url");
-    await customiseRoot(target, needspwPassword);
+    await customiseRoot(target, needspwPassword, packages.includes("cloud-init"));
     fs.writeFileSync(passwordFile, needspwPassword + "\n", { mode: 0o600 });
     fs.writeFileSync(
       path.join(target, "etc", "cw-e2e-root"),
-      JSON.stringify({ key, suite: SUITE, packages: PACKAGES, built: new Date().toISOString() }) + "\n",
+      JSON.stringify({ key, suite, packages, built: new Date().toISOString() }) + "\n",
     );
     fs.renameSync(target, finalDir);
     await removeTree(buildDir);
@@ -496,7 +526,7 @@ async function chroot(root: string, args: string[], input?: string): Promise<voi
   await runOk("chroot", [root, ...args], { input });
 }
 
-async function customiseRoot(root: string, needspwPassword: string): Promise<void> {
+async function customiseRoot(root: string, needspwPassword: string, cloudInit: boolean): Promise<void> {
   const etc = (...p: string[]) => path.join(root, "etc", ...p);
   // Users: login shell /bin/bash, home directories, as on EC2's images.
   await chroot(root, ["useradd", "--create-home", "--shell", "/bin/bash", "--user-group", USER]);
@@ -523,23 +553,25 @@ async function customiseRoot(root: string, needspwPassword: string): Promise<voi
   // No DNS server: nothing in a worker may talk to anything but the bridge.
   fs.rmSync(etc("resolv.conf"), { force: true });
   fs.writeFileSync(etc("resolv.conf"), "# sandbox worker: no DNS server\noptions timeout:1 attempts:1\n");
-  // cloud-init stays off (its generator honours this file) unless a boot removes it. When on, it reads only
-  // the NoCloud seed a boot writes, leaves the network, the host keys and the users alone, and runs the
-  // seed's runcmd: real init, config and final stages, nothing else.
-  fs.writeFileSync(etc("cloud", "cloud-init.disabled"), "");
-  fs.writeFileSync(
-    etc("cloud", "cloud.cfg.d", "90-sandbox.cfg"),
-    [
-      "datasource_list: [NoCloud]",
-      "network: {config: disabled}",
-      "ssh_deletekeys: false",
-      "ssh_genkeytypes: []",
-      "cloud_init_modules: []",
-      "cloud_config_modules: [runcmd]",
-      "cloud_final_modules: [scripts_user, final_message]",
-      "",
-    ].join("\n"),
-  );
+  if (cloudInit) {
+    // cloud-init stays off (its generator honours this file) unless a boot removes it. When on, it reads only
+    // the NoCloud seed a boot writes, leaves the network, the host keys and the users alone, and runs the
+    // seed's runcmd: real init, config and final stages, nothing else.
+    fs.writeFileSync(etc("cloud", "cloud-init.disabled"), "");
+    fs.writeFileSync(
+      etc("cloud", "cloud.cfg.d", "90-sandbox.cfg"),
+      [
+        "datasource_list: [NoCloud]",
+        "network: {config: disabled}",
+        "ssh_deletekeys: false",
+        "ssh_genkeytypes: []",
+        "cloud_init_modules: []",
+        "cloud_config_modules: [runcmd]",
+        "cloud_final_modules: [scripts_user, final_message]",
+        "",
+      ].join("\n"),
+    );
+  }
   // The archive's package lists and downloaded .deb files are of no use offline.
   await runOk("find", [path.join(root, "var", "cache", "apt"), "-name", "*.deb", "-delete"]);
   await runOk("find", [path.join(root, "var", "lib", "apt", "lists"), "-type", "f", "-delete"]);
@@ -613,6 +645,11 @@ export async function ensureBridge(): Promise<void> {
 export interface BootOptions {
   /** Hostname of the worker (default `worker-N` for slot N). */
   hostname?: string;
+  /**
+   * Debian suite of the worker (default `SUITE`, trixie). `bullseye` has glibc 2.31: a worker too old for
+   * binaries built against a newer one. Its root is built (once) on the first such boot.
+   */
+  suite?: Suite;
   /**
    * Delay the start of ssh.service by this many seconds (an ExecStartPre
    * sleep), for readiness tests: the worker boots, its address answers, but
@@ -1063,7 +1100,11 @@ async function prepareWorkerFs(opts: {
 export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
   checkHost(["systemd-nspawn", "ssh", "ssh-keygen", "ip", "nsenter", "mount"]);
   const log = opts.log ?? (() => undefined);
-  const root = await ensureRoot({ log });
+  const suite = opts.suite ?? SUITE;
+  if (opts.cloudInit !== undefined && !SUITE_PACKAGES[suite].includes("cloud-init")) {
+    throw new Error(`a ${suite} worker has no cloud-init: cloudInit boots need ${SUITE}`);
+  }
+  const root = await ensureRoot({ log, suite });
   const key = await testKey();
   await ensureBridge();
 

@@ -1,0 +1,76 @@
+/**
+ * A worker whose glibc is older than containerd's dynamic build needs (issue 5, item 4): Debian bullseye
+ * (glibc 2.31) and the mirror's containerd 2.1.9, a Debian sid build that needs GLIBC_2.34. The install step
+ * runs the new binary before installing it, so the up fails there with the loader's own words, the worker and
+ * the fix, and no containerd is installed.
+ *
+ * Not shown here: the same worker converging afterwards. The mirror's other containerd, 1.7.24 (a trixie
+ * build), needs GLIBC_2.34 too, and Debian builds no static containerd, so nothing on the mirror runs there.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PATHS } from "../../components/catalog";
+import { manifestFile } from "../../components/hostDrift";
+import { Lab, startLab, stepsRun } from "./lab";
+import { DeploymentResult } from "./driver";
+
+let lab: Lab;
+let worker: string;
+beforeAll(async () => {
+  lab = await startLab({ workers: 1, boot: () => ({ suite: "bullseye" }) });
+  worker = lab.workers[0]?.name ?? "";
+});
+afterAll(async () => {
+  await lab?.stop();
+});
+
+/** The error of one step, as the user sees it. */
+function stepError(result: DeploymentResult, step: string): string {
+  const error = result.errors.find((e) => e.includes(`containerd-worker: worker ${worker}, step ${step}:`));
+  if (error === undefined) throw new Error(`no error for step ${step}: ${result.errors.join("\n")}`);
+  return error;
+}
+
+/** What the failed containerd step may have left where the binaries live: nothing, on a clean failure. */
+const LEFTOVERS = [
+  `find ${PATHS.containerdBinDir} -maxdepth 1 \\( -name 'containerd*' -o -name ctr -o -name '.containerd-worker-stage.*' \\) -print`,
+  `ls ${manifestFile("containerd")} ${PATHS.containerdUnit} 2>/dev/null || true`,
+].join("; ");
+
+describe("issue 5.4: a containerd that cannot run on the worker's glibc", () => {
+  it("boots a worker with glibc 2.31", async () => {
+    expect(await lab.onWorker("getconf GNU_LIBC_VERSION")).toBe("glibc 2.31\n");
+  });
+
+  it("fails the containerd step with the loader's message, the worker and the fix; nothing is installed", async () => {
+    const result = await lab.up();
+    expect(result.ok).toBe(false);
+    const error = stepError(result, "containerd");
+    expect(error).toContain(`${worker}-containerd`);
+    expect(error).toContain(
+      `containerd-worker: worker ${worker}, step containerd: containerd from containerd-2.1.9-linux-amd64.tar.gz does not run on this worker:`,
+    );
+    expect(error).toMatch(/version `GLIBC_2\.3\d' not found/);
+    expect(error).toContain("set staticBuild to install its static release");
+    // The mirror's runc is a sid build too (GLIBC_2.38): it fails the same way, without containerd's fix.
+    const runc = stepError(result, "runc");
+    expect(runc).toMatch(/version `GLIBC_2\.\d+' not found/);
+    expect(runc).not.toContain("staticBuild");
+
+    expect(await lab.onWorker(LEFTOVERS)).toBe("");
+    expect(await lab.onWorker("test ! -e /usr/local/sbin/runc && echo absent")).toBe("absent\n");
+    // Steps that need containerd never ran; the ones beside it, issued with it after ready, did.
+    const ran = stepsRun(result, worker);
+    expect(ran).toEqual(expect.arrayContaining(["ready:create", "containerd:create", "config:create"]));
+    expect(ran.filter((step) => /^(unit|restart|verify):/.test(step))).toEqual([]);
+    expect(await lab.onWorker(`test -s ${PATHS.containerdConfig} && echo written`)).toBe("written\n");
+    expect(await lab.onWorker("systemctl is-active containerd || true")).toBe("inactive\n");
+  });
+
+  it("fails the same way on the next up, retrying only the failed installs, and still leaves nothing", async () => {
+    const result = await lab.up();
+    expect(result.ok).toBe(false);
+    expect(stepError(result, "containerd")).toContain("set staticBuild to install its static release");
+    expect(stepsRun(result, worker)).toEqual(["containerd:create", "runc:create"]);
+    expect(await lab.onWorker(LEFTOVERS)).toBe("");
+  });
+});
