@@ -218,9 +218,3 @@ export function artifactFor(
     }
   }
 }
-
-/** `uname -m` names mapped to release arch names. */
-export const UNAME_TO_ARCH: Readonly<Record<string, Arch>> = {
-  x86_64: "amd64",
-  aarch64: "arm64",
-};
