@@ -121,9 +121,21 @@ export async function startBench(log: (line: string) => void): Promise<Bench> {
 }
 
 /** Boots `count` fresh workers, runs `body`, and stops them (by their own PIDs) whatever happens. */
-async function withWorkers<T>(bench: Bench, count: number, body: (workers: Worker[]) => Promise<T>): Promise<T> {
+/**
+ * How a run's workers get CPU: `undefined`, they share the host's CPUs (as measured so far); a number, each
+ * worker is capped at that many CPUs, as separate machines of equal size would be.
+ */
+export type CpuModel = number | undefined;
+
+async function withWorkers<T>(
+  bench: Bench,
+  count: number,
+  body: (workers: Worker[]) => Promise<T>,
+  cpus?: CpuModel,
+): Promise<T> {
   const booted = await Promise.allSettled(Array.from({ length: count }, () => bootWorker({ log: bench.log })));
   const workers = booted.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  if (cpus !== undefined) for (const worker of workers) worker.limitCpu(cpus);
   for (const worker of workers) bench.live.add(worker);
   const stopAll = async (): Promise<void> => {
     await Promise.all(workers.map((worker) => worker.stop()));
@@ -316,49 +328,55 @@ function stepTimings(all: OperationRecord[], worker: string, origin: number): Pa
 }
 
 /** Part 1 (component side) and part 2: a cold `up` on a fresh worker, then the same `up` again. */
-export async function componentCold(bench: Bench): Promise<ComponentRun> {
+export async function componentCold(bench: Bench, cpus?: CpuModel): Promise<ComponentRun> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "containerd-worker-bench-"));
   try {
-    return await withWorkers(bench, 1, async (workers) => {
-      const worker = workers[0];
-      if (!worker) throw new Error("no worker booted");
-      const stateFile = path.join(stateDir, "state.json");
-      const load = await settleMachine(bench.quietBudget);
-      const accepted0 = await acceptedConnections(worker);
-      const cold = await deploy(bench, workers, stateFile);
-      if (!cold.result.ok) throw failed("cold up", cold.result);
-      checkOutputs(cold.result, workers);
-      const ops = scripts(cold.result);
-      const first = Math.min(...ops.map((op) => op.startedAt));
-      const last = Math.max(...ops.map((op) => op.endedAt));
-      const accepted1 = await acceptedConnections(worker);
+    return await withWorkers(
+      bench,
+      1,
+      async (workers) => {
+        const worker = workers[0];
+        if (!worker) throw new Error("no worker booted");
+        const stateFile = path.join(stateDir, "state.json");
+        const load = await settleMachine(bench.quietBudget);
+        const accepted0 = await acceptedConnections(worker);
+        const cold = await deploy(bench, workers, stateFile);
+        if (!cold.result.ok) throw failed("cold up", cold.result);
+        checkOutputs(cold.result, workers);
+        const ops = scripts(cold.result);
+        const first = Math.min(...ops.map((op) => op.startedAt));
+        const last = Math.max(...ops.map((op) => op.endedAt));
+        const accepted1 = await acceptedConnections(worker);
 
-      const again = await deploy(bench, workers, stateFile);
-      if (!again.result.ok) throw failed("repeated up", again.result);
-      const accepted2 = await acceptedConnections(worker);
-      if (cold.result.programStartedAt === undefined) throw new Error("the driver did not say when the program loaded");
-      return {
-        contention: load,
-        wallMs: cold.wallMs,
-        spanMs: last - first,
-        programMs: last - cold.result.programStartedAt,
-        leadInMs: first - cold.startedAt,
-        tailMs: cold.endedAt - last,
-        sshConnections: cold.result.sshConnections,
-        sshAccepted: accepted1 - accepted0,
-        dialAttempts: cold.result.dialAttempts,
-        commands: ops.length,
-        mirror: cold.mirror,
-        cpuMs: cold.cpuMs,
-        steps: stepTimings(cold.result.operations, worker.name, first),
-        repeat: {
-          wallMs: again.wallMs,
-          commands: scripts(again.result).length,
-          sshConnections: again.result.sshConnections,
-          sshAccepted: accepted2 - accepted1,
-        },
-      };
-    });
+        const again = await deploy(bench, workers, stateFile);
+        if (!again.result.ok) throw failed("repeated up", again.result);
+        const accepted2 = await acceptedConnections(worker);
+        if (cold.result.programStartedAt === undefined)
+          throw new Error("the driver did not say when the program loaded");
+        return {
+          contention: load,
+          wallMs: cold.wallMs,
+          spanMs: last - first,
+          programMs: last - cold.result.programStartedAt,
+          leadInMs: first - cold.startedAt,
+          tailMs: cold.endedAt - last,
+          sshConnections: cold.result.sshConnections,
+          sshAccepted: accepted1 - accepted0,
+          dialAttempts: cold.result.dialAttempts,
+          commands: ops.length,
+          mirror: cold.mirror,
+          cpuMs: cold.cpuMs,
+          steps: stepTimings(cold.result.operations, worker.name, first),
+          repeat: {
+            wallMs: again.wallMs,
+            commands: scripts(again.result).length,
+            sshConnections: again.result.sshConnections,
+            sshAccepted: accepted2 - accepted1,
+          },
+        };
+      },
+      cpus,
+    );
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
@@ -392,38 +410,43 @@ async function runArticle(bench: Bench, worker: Worker): Promise<{ stdout: strin
 }
 
 /** Part 1 (article side): Steps 1–5 as one bash script over one OpenSSH session, on a fresh worker. */
-export async function articleCold(bench: Bench): Promise<ArticleRun> {
-  return withWorkers(bench, 1, async (workers) => {
-    const worker = workers[0];
-    if (!worker) throw new Error("no worker booted");
-    const load = await settleMachine(bench.quietBudget);
-    const accepted0 = await acceptedConnections(worker);
-    const before = bench.mirror.requests.length;
-    const cpuBefore = cpuTimes().busyMs;
-    const result = await runArticle(bench, worker);
-    const wallMs = result.wallMs;
-    const cpuMs = cpuTimes().busyMs - cpuBefore;
-    const sshAccepted = (await acceptedConnections(worker)) - accepted0;
-    const requests = bench.mirror.requests.slice(before);
-    const marks = parseMarks(result.stdout);
-    const order: ArticleMark[] = ["start", "download", "install", "config", "unit", "verify"];
-    const steps: ArticleRun["steps"] = {};
-    for (let i = 1; i < order.length; i++) {
-      const from = marks[order[i - 1] ?? "start"];
-      const name = order[i];
-      const to = name === undefined ? undefined : marks[name];
-      if (from !== undefined && to !== undefined && name !== undefined && name !== "start") steps[name] = to - from;
-    }
-    return {
-      contention: load,
-      wallMs,
-      spanMs: (marks.verify ?? NaN) - (marks.start ?? NaN),
-      steps,
-      sshAccepted,
-      mirror: traffic(requests),
-      cpuMs,
-    };
-  });
+export async function articleCold(bench: Bench, cpus?: CpuModel): Promise<ArticleRun> {
+  return withWorkers(
+    bench,
+    1,
+    async (workers) => {
+      const worker = workers[0];
+      if (!worker) throw new Error("no worker booted");
+      const load = await settleMachine(bench.quietBudget);
+      const accepted0 = await acceptedConnections(worker);
+      const before = bench.mirror.requests.length;
+      const cpuBefore = cpuTimes().busyMs;
+      const result = await runArticle(bench, worker);
+      const wallMs = result.wallMs;
+      const cpuMs = cpuTimes().busyMs - cpuBefore;
+      const sshAccepted = (await acceptedConnections(worker)) - accepted0;
+      const requests = bench.mirror.requests.slice(before);
+      const marks = parseMarks(result.stdout);
+      const order: ArticleMark[] = ["start", "download", "install", "config", "unit", "verify"];
+      const steps: ArticleRun["steps"] = {};
+      for (let i = 1; i < order.length; i++) {
+        const from = marks[order[i - 1] ?? "start"];
+        const name = order[i];
+        const to = name === undefined ? undefined : marks[name];
+        if (from !== undefined && to !== undefined && name !== undefined && name !== "start") steps[name] = to - from;
+      }
+      return {
+        contention: load,
+        wallMs,
+        spanMs: (marks.verify ?? NaN) - (marks.start ?? NaN),
+        steps,
+        sshAccepted,
+        mirror: traffic(requests),
+        cpuMs,
+      };
+    },
+    cpus,
+  );
 }
 
 export interface MultiRun {
@@ -440,31 +463,36 @@ export interface MultiRun {
 }
 
 /** Part 3: one cold `up` for `count` fresh workers at once. */
-export async function multiCold(bench: Bench, count: number): Promise<MultiRun> {
+export async function multiCold(bench: Bench, count: number, cpus?: CpuModel): Promise<MultiRun> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "containerd-worker-bench-"));
   try {
-    return await withWorkers(bench, count, async (workers) => {
-      const load = await settleMachine(bench.quietBudget);
-      const accepted0 = await acceptedOnAll(workers);
-      const cold = await deploy(bench, workers, path.join(stateDir, "state.json"));
-      if (!cold.result.ok) throw failed(`cold up of ${count} workers`, cold.result);
-      const sshAccepted = (await acceptedOnAll(workers)) - accepted0;
-      checkOutputs(cold.result, workers);
-      const ops = scripts(cold.result);
-      const spanOf = (list: OperationRecord[]): number =>
-        Math.max(...list.map((op) => op.endedAt)) - Math.min(...list.map((op) => op.startedAt));
-      return {
-        contention: load,
-        workers: count,
-        wallMs: cold.wallMs,
-        spanMs: spanOf(ops),
-        sshConnections: cold.result.sshConnections,
-        sshAccepted,
-        commands: ops.length,
-        cpuMs: cold.cpuMs,
-        perWorkerSpanMs: workers.map((worker) => spanOf(ops.filter((op) => op.name.startsWith(`${worker.name}-`)))),
-      };
-    });
+    return await withWorkers(
+      bench,
+      count,
+      async (workers) => {
+        const load = await settleMachine(bench.quietBudget);
+        const accepted0 = await acceptedOnAll(workers);
+        const cold = await deploy(bench, workers, path.join(stateDir, "state.json"));
+        if (!cold.result.ok) throw failed(`cold up of ${count} workers`, cold.result);
+        const sshAccepted = (await acceptedOnAll(workers)) - accepted0;
+        checkOutputs(cold.result, workers);
+        const ops = scripts(cold.result);
+        const spanOf = (list: OperationRecord[]): number =>
+          Math.max(...list.map((op) => op.endedAt)) - Math.min(...list.map((op) => op.startedAt));
+        return {
+          contention: load,
+          workers: count,
+          wallMs: cold.wallMs,
+          spanMs: spanOf(ops),
+          sshConnections: cold.result.sshConnections,
+          sshAccepted,
+          commands: ops.length,
+          cpuMs: cold.cpuMs,
+          perWorkerSpanMs: workers.map((worker) => spanOf(ops.filter((op) => op.name.startsWith(`${worker.name}-`)))),
+        };
+      },
+      cpus,
+    );
   } finally {
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
@@ -477,14 +505,20 @@ export async function multiCold(bench: Bench, count: number): Promise<MultiRun> 
 export async function articleMulti(
   bench: Bench,
   count: number,
+  cpus?: CpuModel,
 ): Promise<{ contention: Contention; wallMs: number; cpuMs: number }> {
-  return withWorkers(bench, count, async (workers) => {
-    const load = await settleMachine(bench.quietBudget);
-    const cpuBefore = cpuTimes().busyMs;
-    const started = Date.now();
-    await Promise.all(workers.map((worker) => runArticle(bench, worker)));
-    return { contention: load, wallMs: Date.now() - started, cpuMs: cpuTimes().busyMs - cpuBefore };
-  });
+  return withWorkers(
+    bench,
+    count,
+    async (workers) => {
+      const load = await settleMachine(bench.quietBudget);
+      const cpuBefore = cpuTimes().busyMs;
+      const started = Date.now();
+      await Promise.all(workers.map((worker) => runArticle(bench, worker)));
+      return { contention: load, wallMs: Date.now() - started, cpuMs: cpuTimes().busyMs - cpuBefore };
+    },
+    cpus,
+  );
 }
 
 /** One SSH connection + `true` through the driver's own SSH code, on a fresh worker: the price of a handshake. */

@@ -49,6 +49,8 @@ const THROTTLED_BYTES_PER_SECOND = 20_000_000;
 const COLD_RUNS = Math.max(3, Number(process.env.BENCH_RUNS ?? 5) || 5);
 const MULTI_RUNS = 3;
 const MULTI_WORKERS = 3;
+/** Part 3 again with every worker capped at this many CPUs, in both runs: separate machines of equal size. */
+const MACHINE_CPUS = 0.5;
 const MOCK_RUNS = 3;
 const MOCK_SIZES = [1, 10, 100] as const;
 const HANDSHAKE_SAMPLES = 7;
@@ -73,6 +75,8 @@ interface ModeResults {
   multi: MultiRun[];
   /** The article's script on MULTI_WORKERS workers at once (wall ms). */
   articleMulti: number[];
+  /** Part 3 with each worker capped at MACHINE_CPUS: one worker and MULTI_WORKERS, component and article (wall ms). */
+  equal: { one: number[]; multi: number[]; articleOne: number[]; articleMulti: number[] };
 }
 
 interface Results {
@@ -100,8 +104,20 @@ async function measure(bench: Bench): Promise<Results> {
   const startedAt = new Date();
   const treeAtStart = treeState();
   const modes: Record<Mode, ModeResults> = {
-    unthrottled: { component: [], article: [], multi: [], articleMulti: [] },
-    throttled: { component: [], article: [], multi: [], articleMulti: [] },
+    unthrottled: {
+      component: [],
+      article: [],
+      multi: [],
+      articleMulti: [],
+      equal: { one: [], multi: [], articleOne: [], articleMulti: [] },
+    },
+    throttled: {
+      component: [],
+      article: [],
+      multi: [],
+      articleMulti: [],
+      equal: { one: [], multi: [], articleOne: [], articleMulti: [] },
+    },
   };
   const mock: Record<number, MockRun[]> = {};
   const mockNoSourceMaps: MockRun[] = [];
@@ -154,6 +170,25 @@ async function measure(bench: Bench): Promise<Results> {
       results.articleMulti.push(baseline.wallMs);
       log(`  article on ${MULTI_WORKERS} workers #${run + 1}: ${seconds(baseline.wallMs)}`);
     }
+    log(
+      `part 3, mirror ${MODE_LABEL[mode]}, each worker capped at ${MACHINE_CPUS} CPU: 1 and ${MULTI_WORKERS} workers`,
+    );
+    const equal = results.equal;
+    for (let run = 0; run < MULTI_RUNS; run++) {
+      const one = await componentCold(bench, MACHINE_CPUS);
+      const multi = await multiCold(bench, MULTI_WORKERS, MACHINE_CPUS);
+      const articleOne = await articleCold(bench, MACHINE_CPUS);
+      const articleThree = await articleMulti(bench, MULTI_WORKERS, MACHINE_CPUS);
+      seen.push(one.contention, multi.contention, articleOne.contention, articleThree.contention);
+      equal.one.push(one.wallMs);
+      equal.multi.push(multi.wallMs);
+      equal.articleOne.push(articleOne.wallMs);
+      equal.articleMulti.push(articleThree.wallMs);
+      log(
+        `  capped #${run + 1}: component 1 worker ${seconds(one.wallMs)}, ${MULTI_WORKERS} workers ${seconds(multi.wallMs)}; ` +
+          `article 1 worker ${seconds(articleOne.wallMs)}, ${MULTI_WORKERS} workers ${seconds(articleThree.wallMs)}`,
+      );
+    }
   }
   bench.mirror.setBytesPerSecond(undefined);
   return {
@@ -196,7 +231,7 @@ function count(part: string, what: string, mode: string, values: number[]): Figu
 function figures(r: Results): Figure[] {
   const rows: Figure[] = [];
   for (const mode of MODES) {
-    const { component, article, multi, articleMulti } = r.modes[mode];
+    const { component, article, multi, articleMulti, equal } = r.modes[mode];
     const label = MODE_LABEL[mode];
     const wall = component.map((c) => c.wallMs);
     const span = component.map((c) => c.spanMs);
@@ -369,6 +404,36 @@ function figures(r: Results): Figure[] {
         mode: label,
         median: formatRatio(ratio(median(articleMulti), median(articleWall))),
         runs: "medians (the floor shared CPUs set)",
+      },
+      {
+        part: "3",
+        what: `capped at ${MACHINE_CPUS} CPU each: 1 worker, wall time`,
+        mode: label,
+        median: seconds(median(equal.one)),
+        runs: runsInSeconds(equal.one),
+      },
+      {
+        part: "3",
+        what: `capped at ${MACHINE_CPUS} CPU each: ${MULTI_WORKERS} workers, wall time`,
+        mode: label,
+        median: seconds(median(equal.multi)),
+        runs: runsInSeconds(equal.multi),
+      },
+      {
+        part: "3",
+        what: `ratio ${MULTI_WORKERS} workers / 1 worker, each capped at ${MACHINE_CPUS} CPU (equal machines)`,
+        mode: label,
+        median: formatRatio(ratio(median(equal.multi), median(equal.one))),
+        runs: "medians",
+        goal: `≤ ${GOALS.multiRatio}×`,
+        met: ratio(median(equal.multi), median(equal.one)) <= GOALS.multiRatio,
+      },
+      {
+        part: "3",
+        what: `article: ratio ${MULTI_WORKERS} workers / 1 worker, each capped at ${MACHINE_CPUS} CPU`,
+        mode: label,
+        median: formatRatio(ratio(median(equal.articleMulti), median(equal.articleOne))),
+        runs: `${runsInSeconds(equal.articleMulti)} vs ${runsInSeconds(equal.articleOne)}`,
       },
       {
         part: "3",
@@ -774,7 +839,10 @@ function markdownReport(r: Results): string {
       "The article's side downloads no checksum and checks nothing beyond its own `--version`/`is-active`/`crictl version` lines; the " +
       "component checks sha256 sums, runs each binary before installing it, and verifies through CRI and `containerd config dump`.",
     `2. **Repeat apply**: the same \`up\` again on the same worker and state, right after each component cold run.`,
-    `3. **${MULTI_WORKERS} workers at once**: one \`up\` for ${MULTI_WORKERS} freshly booted workers, ${MULTI_RUNS} runs per mirror setting, against the one-worker (a) median of part 1; and, as the baseline, the article's script on ${MULTI_WORKERS} fresh workers at once, one OpenSSH session each, against its one-worker median.`,
+    `3. **${MULTI_WORKERS} workers at once**: one \`up\` for ${MULTI_WORKERS} freshly booted workers, ${MULTI_RUNS} runs per mirror setting, against the one-worker (a) median of part 1; and, as the baseline, the article's script on ${MULTI_WORKERS} fresh workers at once, one OpenSSH session each, against its one-worker median. ` +
+      `The sandbox workers share this machine's CPUs, which separate machines would not; so part 3 is also run with every ` +
+      `worker capped at ${MACHINE_CPUS} CPU (a CFS quota on its cgroup) in the one-worker and the ${MULTI_WORKERS}-worker runs alike, ` +
+      `${MULTI_RUNS} runs of each per mirror setting: equal machines, with the driver outside the caps.`,
     `4. **Under Pulumi mocks**: index.ts with config \`hosts\` of N \`worker-i=ubuntu@192.0.2.x\` entries, loaded as tests/programStack.ts does ` +
       "(the verify command's stdout mocked as a realistic `crictl version` answer), each in a fresh `node --import tsx` process (bench/mockEval.ts), " +
       `${MOCK_RUNS} runs per N; time from the process's start to every stack output resolved, and \`process.resourceUsage().maxRSS\`. No SSH, so no throttle.`,

@@ -82,6 +82,21 @@ describe("sandbox worker", () => {
     expect(ok.stdout, ok.stderr).toBe("sudo-with-password-ok\n");
   });
 
+  it("limitCpu caps what all of the worker's processes may use together", async () => {
+    const w = worker!;
+    // Two busy loops started over SSH (so in the worker's cgroup), for two seconds; cpuacct counts what they got.
+    const usage = () => Number(fs.readFileSync(`/sys/fs/cgroup/cpuacct/${w.machine}/cpuacct.usage`, "utf8")) / 1e9;
+    const burn = async (): Promise<number> => {
+      const before = usage();
+      const r = await w.ssh("timeout 2 sh -c 'while :; do :; done' & timeout 2 sh -c 'while :; do :; done' & wait");
+      expect(r.code, r.stderr).toBe(0);
+      return (usage() - before) / 2;
+    };
+    expect(await burn()).toBeGreaterThan(1);
+    w.limitCpu(0.5);
+    expect(await burn()).toBeLessThan(0.6);
+  });
+
   it("stops by its nspawn PID and leaves nothing behind; the next boot starts fresh", async () => {
     const w = worker!;
     await w.exec("echo leaked > /etc/leak-check && mkdir -p /usr/local/bin && touch /usr/local/bin/containerd");

@@ -716,6 +716,11 @@ export interface Worker {
   ssh(cmd: string, opts?: SshOptions): Promise<ExecResult>;
   /** Waits until systemd is running/degraded and sshd accepts the key. */
   waitReady(timeoutMs?: number): Promise<void>;
+  /**
+   * Caps the worker's CPU time at `cpus` CPUs (e.g. 0.5): every process in it shares one CFS quota, as
+   * on a machine of that size. Workers booted on this host otherwise share all of its CPUs.
+   */
+  limitCpu(cpus: number): void;
   /** True until the nspawn process has exited. */
   isRunning(): boolean;
   /** Powers the worker off (SIGTERM to nspawn, SIGKILL after a timeout) and removes everything it made. */
@@ -1196,6 +1201,22 @@ export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
           `--- tail of nspawn output (${consoleLogPath}) ---\n${tailFile(consoleLogPath, 40)}`,
       );
 
+    const limitCpu = (cpus: number): void => {
+      const period = 100_000;
+      const quota = Math.round(cpus * period);
+      const dirs = fs.readFileSync(path.join(s.dir, "cgroups"), "utf8").split("\n").filter(Boolean);
+      const v1 = dirs.find((d) => fs.existsSync(path.join(d, "cpu.cfs_quota_us")));
+      const v2 = dirs.find((d) => fs.existsSync(path.join(d, "cpu.max")));
+      if (v1 !== undefined) {
+        fs.writeFileSync(path.join(v1, "cpu.cfs_period_us"), String(period));
+        fs.writeFileSync(path.join(v1, "cpu.cfs_quota_us"), String(quota));
+      } else if (v2 !== undefined) {
+        fs.writeFileSync(path.join(v2, "cpu.max"), `${quota} ${period}`);
+      } else {
+        throw new Error(`${s.machine}: none of its cgroups has a CPU controller to limit`);
+      }
+    };
+
     const nsenterArgs = (l: number) => ["-t", String(l), "-m", "-u", "-i", "-n", "-p", "-C", "--"];
     const exec = async (cmd: string, o: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> => {
       const l = getLeader();
@@ -1339,6 +1360,7 @@ export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
       exec,
       ssh,
       waitReady,
+      limitCpu,
       isRunning: () => !exitedFlag,
       stop,
     };
