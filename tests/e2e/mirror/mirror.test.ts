@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type Artifact, CRICTL_VERSION, ensureReleases, findArtifact, releasePaths, type Releases } from "./releases";
+import { type Catalog, CRICTL_VERSION, ensureReleases, findArtifact, releasePaths, type Releases } from "./releases";
 import { bootWorker, ensureBridge, HOST_ADDRESS, type Worker } from "../sandbox/worker";
 import { type Mirror, startMirror } from "./server";
 import { buildImage, MANIFEST_MEDIA_TYPE, startRegistry } from "./registry";
@@ -45,14 +45,16 @@ async function exec(cmd: string, args: string[], opts: { cwd?: string; input?: s
 describe("release tree", () => {
   it("has every artifact and checksum file of the catalog", () => {
     expect(releases.catalog.crictl).toEqual([CRICTL_VERSION]);
-    for (const key of ["containerd", "runc", "cni"] as const) {
+    for (const key of ["containerd", "containerdStatic", "runc", "cni"] as const) {
       expect(releases.catalog[key].length).toBeGreaterThan(0);
     }
     expect(releases.catalog.containerd.length).toBeGreaterThanOrEqual(2);
-    for (const [component, versions] of Object.entries(releases.catalog) as [Artifact["component"], string[]][]) {
+    for (const [key, versions] of Object.entries(releases.catalog) as [keyof Catalog, string[]][]) {
+      const staticBuild = key === "containerdStatic";
+      const component = staticBuild ? "containerd" : key;
       for (const version of versions) {
-        const a = findArtifact(releases, component, version, "amd64");
-        const p = releasePaths(component, version, "amd64");
+        const a = findArtifact(releases, component, version, "amd64", { staticBuild });
+        const p = releasePaths(component, version, "amd64", { staticBuild });
         expect(a.file).toBe(path.join(releases.root, p.artifact));
         expect(fs.statSync(a.file).size).toBe(a.size);
         expect(a.size).toBeGreaterThan(0);
@@ -85,6 +87,44 @@ describe("release tree", () => {
       const head = fs.readFileSync(findArtifact(releases, "runc", version).file).subarray(0, 4);
       expect(head.toString("latin1")).toBe("\x7fELF");
     }
+  });
+
+  it("has containerd's static release, built from Debian's sources: statically linked, its version inside", async () => {
+    // The same version as the newest dynamic build: both are Debian sid's containerd.
+    const version = releases.catalog.containerdStatic[0] ?? "";
+    expect(version).toBe(releases.catalog.containerd[0]);
+    const a = findArtifact(releases, "containerd", version, "amd64", { staticBuild: true });
+    expect(path.basename(a.file)).toBe(`containerd-static-${version}-linux-amd64.tar.gz`);
+    expect(a.source).toMatch(
+      /^static build of debian golang-github-containerd-containerd-dev \S+ \(sid\) with go version go/,
+    );
+    const { stdout } = await run("tar", ["-tvzf", a.file]);
+    const lines = stdout.trim().split("\n");
+    expect(lines.map((l) => l.split(/\s+/).at(-1))).toEqual([
+      "bin/containerd",
+      "bin/containerd-shim-runc-v2",
+      "bin/ctr",
+    ]);
+    for (const line of lines) expect(line).toMatch(/^-rwxr-xr-x 0\/0 /);
+
+    const dir = path.join(scratch, "static");
+    fs.mkdirSync(dir);
+    await run("tar", ["-xzf", a.file, "-C", dir]);
+    for (const binary of ["containerd", "containerd-shim-runc-v2", "ctr"]) {
+      const file = path.join(dir, "bin", binary);
+      // No program interpreter, no dynamic section: nothing for a loader to resolve against the worker's glibc.
+      const { stdout: headers } = await run("readelf", ["-lW", file]);
+      expect(headers).toContain("Elf file type is EXEC");
+      expect(headers).not.toMatch(/INTERP|DYNAMIC/);
+      expect((await run("file", ["-b", file])).stdout).toMatch(/statically linked/);
+    }
+    // What the component's self-check reads: upstream's form, "containerd <package> v<version> <revision>".
+    const { stdout: versionLine } = await run(path.join(dir, "bin", "containerd"), ["--version"]);
+    expect(versionLine).toMatch(
+      new RegExp(
+        `^containerd github\\.com/containerd/containerd/v2 v${version.replace(/\./g, "\\.")} debian-${version}`,
+      ),
+    );
   });
 
   it("has checksum files in the upstream formats that verify their artifacts", async () => {
