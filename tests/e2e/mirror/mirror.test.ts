@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { type Artifact, CRICTL_VERSION, ensureReleases, findArtifact, releasePaths, type Releases } from "./releases";
+import { type Catalog, CRICTL_VERSION, ensureReleases, findArtifact, releasePaths, type Releases } from "./releases";
 import { bootWorker, ensureBridge, HOST_ADDRESS, type Worker } from "../sandbox/worker";
 import { type Mirror, startMirror } from "./server";
 import { buildImage, MANIFEST_MEDIA_TYPE, startRegistry } from "./registry";
@@ -31,6 +31,19 @@ afterAll(() => {
 
 const sha256File = (file: string): string => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
+const PT_LOAD = 1;
+const PT_DYNAMIC = 2;
+const PT_INTERP = 3;
+
+/** The program header types of a little-endian ELF64 executable (read here: the host may have no readelf). */
+function elfSegmentTypes(elf: Buffer): number[] {
+  expect(elf.subarray(0, 6).toString("latin1")).toBe("\x7fELF\x02\x01");
+  expect(elf.readUInt16LE(0x10)).toBe(2); // ET_EXEC, not a position-independent (ET_DYN) one
+  const offset = Number(elf.readBigUInt64LE(0x20));
+  const size = elf.readUInt16LE(0x36);
+  return Array.from({ length: elf.readUInt16LE(0x38) }, (_, i) => elf.readUInt32LE(offset + i * size));
+}
+
 /** Runs a command; resolves with its exit code and output instead of throwing. */
 async function exec(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
@@ -45,14 +58,16 @@ async function exec(cmd: string, args: string[], opts: { cwd?: string; input?: s
 describe("release tree", () => {
   it("has every artifact and checksum file of the catalog", () => {
     expect(releases.catalog.crictl).toEqual([CRICTL_VERSION]);
-    for (const key of ["containerd", "runc", "cni"] as const) {
+    for (const key of ["containerd", "containerdStatic", "runc", "cni"] as const) {
       expect(releases.catalog[key].length).toBeGreaterThan(0);
     }
     expect(releases.catalog.containerd.length).toBeGreaterThanOrEqual(2);
-    for (const [component, versions] of Object.entries(releases.catalog) as [Artifact["component"], string[]][]) {
+    for (const [key, versions] of Object.entries(releases.catalog) as [keyof Catalog, string[]][]) {
+      const staticBuild = key === "containerdStatic";
+      const component = staticBuild ? "containerd" : key;
       for (const version of versions) {
-        const a = findArtifact(releases, component, version, "amd64");
-        const p = releasePaths(component, version, "amd64");
+        const a = findArtifact(releases, component, version, "amd64", { staticBuild });
+        const p = releasePaths(component, version, "amd64", { staticBuild });
         expect(a.file).toBe(path.join(releases.root, p.artifact));
         expect(fs.statSync(a.file).size).toBe(a.size);
         expect(a.size).toBeGreaterThan(0);
@@ -85,6 +100,43 @@ describe("release tree", () => {
       const head = fs.readFileSync(findArtifact(releases, "runc", version).file).subarray(0, 4);
       expect(head.toString("latin1")).toBe("\x7fELF");
     }
+  });
+
+  it("has containerd's static release, built from Debian's sources: statically linked, its version inside", async () => {
+    // The same version as the newest dynamic build: both are Debian sid's containerd.
+    const version = releases.catalog.containerdStatic[0] ?? "";
+    expect(version).toBe(releases.catalog.containerd[0]);
+    const a = findArtifact(releases, "containerd", version, "amd64", { staticBuild: true });
+    expect(path.basename(a.file)).toBe(`containerd-static-${version}-linux-amd64.tar.gz`);
+    expect(a.source).toMatch(
+      /^static build of debian golang-github-containerd-containerd-dev \S+ \(sid\) with go version go/,
+    );
+    const { stdout } = await run("tar", ["-tvzf", a.file]);
+    const lines = stdout.trim().split("\n");
+    expect(lines.map((l) => l.split(/\s+/).at(-1))).toEqual([
+      "bin/containerd",
+      "bin/containerd-shim-runc-v2",
+      "bin/ctr",
+    ]);
+    for (const line of lines) expect(line).toMatch(/^-rwxr-xr-x 0\/0 /);
+
+    const dir = path.join(scratch, "static");
+    fs.mkdirSync(dir);
+    await run("tar", ["-xzf", a.file, "-C", dir]);
+    for (const binary of ["containerd", "containerd-shim-runc-v2", "ctr"]) {
+      // An executable with no program interpreter and no dynamic section: nothing for a loader to resolve.
+      const segments = elfSegmentTypes(fs.readFileSync(path.join(dir, "bin", binary)));
+      expect(segments).toContain(PT_LOAD);
+      expect(segments).not.toContain(PT_INTERP);
+      expect(segments).not.toContain(PT_DYNAMIC);
+    }
+    // What the component's self-check reads: upstream's form, "containerd <package> v<version> <revision>".
+    const { stdout: versionLine } = await run(path.join(dir, "bin", "containerd"), ["--version"]);
+    expect(versionLine).toMatch(
+      new RegExp(
+        `^containerd github\\.com/containerd/containerd/v2 v${version.replace(/\./g, "\\.")} debian-${version}`,
+      ),
+    );
   });
 
   it("has checksum files in the upstream formats that verify their artifacts", async () => {

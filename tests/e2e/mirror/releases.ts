@@ -13,13 +13,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 
+import { ensureStaticContainerd, STATIC_BINARIES, type StaticContainerd } from "./staticBuild";
+
 const run = promisify(execFile);
 
 /** The crictl release the article pins; served by the e2e CRI client (crictl.py). */
 export const CRICTL_VERSION = "1.36.0";
 
 /** Bump when the packing below changes, so cached trees are rebuilt. */
-const RECIPE = "releases-1";
+const RECIPE = "releases-2";
 
 export type Component = "containerd" | "runc" | "cni" | "crictl";
 export type Arch = "amd64" | "arm64";
@@ -27,6 +29,8 @@ export type Arch = "amd64" | "arm64";
 /** Versions (no leading "v") present in the tree, newest first. */
 export interface Catalog {
   containerd: string[];
+  /** containerd's static release (`containerd-static-*`). */
+  containerdStatic: string[];
   runc: string[];
   cni: string[];
   crictl: string[];
@@ -47,6 +51,8 @@ export interface Artifact {
   component: Component;
   version: string;
   arch: Arch;
+  /** containerd's static release rather than its dynamic one. */
+  staticBuild: boolean;
   /** URL path of the artifact (what follows https://github.com), starting with "/". */
   urlPath: string;
   /** URL path of its checksum file. */
@@ -56,7 +62,7 @@ export interface Artifact {
   checksumFile: string;
   sha256: string;
   size: number;
-  /** Where the bytes come from, e.g. "debian containerd 2.1.9+ds1-5 (sid)". */
+  /** Where the bytes come from, e.g. "debian containerd 2.1.9+ds1-5 (sid, amd64)". */
   source: string;
 }
 
@@ -77,15 +83,20 @@ export interface EnsureReleasesOptions {
   log?: (message: string) => void;
 }
 
-/** The URL paths (after https://github.com) of an upstream release artifact and its checksum file. */
+/**
+ * The URL paths (after https://github.com) of an upstream release artifact and its checksum file;
+ * `staticBuild` picks containerd's static release.
+ */
 export function releasePaths(
   component: Component,
   version: string,
   arch: Arch = "amd64",
+  { staticBuild = false }: { staticBuild?: boolean } = {},
 ): { artifact: string; checksum: string } {
   switch (component) {
     case "containerd": {
-      const artifact = `/containerd/containerd/releases/download/v${version}/containerd-${version}-linux-${arch}.tar.gz`;
+      const name = `containerd-${staticBuild ? "static-" : ""}${version}-linux-${arch}.tar.gz`;
+      const artifact = `/containerd/containerd/releases/download/v${version}/${name}`;
       return { artifact, checksum: `${artifact}.sha256sum` };
     }
     case "runc": {
@@ -113,10 +124,14 @@ export function findArtifact(
   component: Component,
   version: string,
   arch: Arch = "amd64",
+  { staticBuild = false }: { staticBuild?: boolean } = {},
 ): Artifact {
-  const found = releases.artifacts.find((a) => a.component === component && a.version === version && a.arch === arch);
+  const found = releases.artifacts.find(
+    (a) => a.component === component && a.version === version && a.arch === arch && a.staticBuild === staticBuild,
+  );
   if (!found) {
-    throw new Error(`no ${component} ${version} (${arch}) in the mirror; it has ${JSON.stringify(releases.catalog)}`);
+    const what = `${component}${staticBuild ? " (static)" : ""} ${version} (${arch})`;
+    throw new Error(`no ${what} in the mirror; it has ${JSON.stringify(releases.catalog)}`);
   }
   return found;
 }
@@ -125,13 +140,16 @@ export function findArtifact(
 export const CRICTL_SOURCE = path.join(__dirname, "crictl.py");
 
 /**
- * Builds the release tree once (about half a minute, most of it gzip) and
- * returns it; later calls read the cached manifest.
+ * Builds the release tree once (about half a minute, most of it gzip, after the
+ * static containerd build's own cached minutes) and returns it; later calls read
+ * the cached manifest.
  */
 export async function ensureReleases(options: EnsureReleasesOptions = {}): Promise<Releases> {
   const cache = options.cacheDir ?? defaultCacheDir();
+  const log = options.log ?? (() => undefined);
+  const staticContainerd = await ensureStaticContainerd({ cacheDir: cache, log });
   const scriptHash = sha256(fs.readFileSync(CRICTL_SOURCE)).slice(0, 12);
-  const final = path.join(cache, `${RECIPE}-${scriptHash}`);
+  const final = path.join(cache, `${RECIPE}-${scriptHash}-${staticContainerd.key}`);
   const cached = readManifest(final);
   if (cached) {
     // Mark the tree as in use, so that pruneStale in another process keeps it.
@@ -143,7 +161,7 @@ export async function ensureReleases(options: EnsureReleasesOptions = {}): Promi
   fs.mkdirSync(cache, { recursive: true });
   const work = fs.mkdtempSync(path.join(cache, `.tmp-${RECIPE}-`));
   try {
-    await build(work, options.log ?? (() => undefined));
+    await build(work, log, staticContainerd);
     fs.rmSync(path.join(work, "apt"), { recursive: true, force: true });
     fs.chmodSync(work, 0o755); // mkdtemp made it 0700
     try {
@@ -214,7 +232,7 @@ const REQUESTS: DebRequest[] = [
   { component: "cni", pkg: "containernetworking-plugins", suite: "sid", arch: "amd64" },
 ];
 
-async function build(work: string, log: (message: string) => void): Promise<void> {
+async function build(work: string, log: (message: string) => void, staticContainerd: StaticContainerd): Promise<void> {
   const started = Date.now();
   const tree = path.join(work, "tree");
   const apt = path.join(work, "apt");
@@ -253,11 +271,33 @@ async function build(work: string, log: (message: string) => void): Promise<void
         // containerd: "<hex>  <file>" in .sha256sum; CNI plugins: the same in .sha256.
         fs.writeFileSync(path.join(tree, paths.checksum), `${digest}  ${path.basename(out)}\n`);
       }
-      return { pkg, artifact: describe(request.component, pkg.version, pkg.arch, out, digest, source) };
+      return { pkg, artifact: describe(request.component, pkg.version, pkg.arch, false, out, digest, source) };
     }),
   );
   const packages = packed.map((p) => p.pkg);
   const artifacts = packed.map((p) => p.artifact);
+
+  // containerd's static release: the binaries built from Debian's sources, in the same layout and checksum format.
+  const staticArch: Arch = process.arch === "arm64" ? "arm64" : "amd64";
+  const staticPaths = releasePaths("containerd", staticContainerd.version, staticArch, { staticBuild: true });
+  const staticOut = path.join(tree, staticPaths.artifact);
+  fs.mkdirSync(path.dirname(staticOut), { recursive: true });
+  log(`packing ${staticPaths.artifact}`);
+  const staticBin = path.join(staticContainerd.dir, "bin");
+  await tarGz(
+    staticContainerd.dir,
+    STATIC_BINARIES.map((b) => `bin/${b}`),
+    staticOut,
+    path.join(staticBin, "containerd"),
+  );
+  const staticDigest = sha256(fs.readFileSync(staticOut));
+  fs.writeFileSync(path.join(tree, staticPaths.checksum), `${staticDigest}  ${path.basename(staticOut)}\n`);
+  const { sourcePackage, debianVersion, suite, goVersion } = staticContainerd;
+  const staticSource = `static build of debian ${sourcePackage} ${debianVersion} (${suite}) with ${goVersion}`;
+  artifacts.push(
+    describe("containerd", staticContainerd.version, staticArch, true, staticOut, staticDigest, staticSource),
+  );
+  packages.push({ name: sourcePackage, debianVersion, version: staticContainerd.version, suite, arch: staticArch });
 
   // runc: one runc.sha256sum per release, a "<hex>  runc.<arch>" line per file, sorted.
   const runcFiles = artifacts.filter((a) => a.component === "runc").sort((a, b) => a.urlPath.localeCompare(b.urlPath));
@@ -281,14 +321,19 @@ async function build(work: string, log: (message: string) => void): Promise<void
   await tarGz(stage, ["crictl"], crictlOut, CRICTL_SOURCE);
   const crictlDigest = sha256(fs.readFileSync(crictlOut));
   fs.writeFileSync(path.join(tree, crictl.checksum), `${crictlDigest}\n`);
-  artifacts.push(describe("crictl", CRICTL_VERSION, "amd64", crictlOut, crictlDigest, "e2e CRI client (crictl.py)"));
+  artifacts.push(
+    describe("crictl", CRICTL_VERSION, "amd64", false, crictlOut, crictlDigest, "e2e CRI client (crictl.py)"),
+  );
 
-  const versions = (c: Component): string[] =>
-    [...new Set(artifacts.filter((a) => a.component === c).map((a) => a.version))].sort(compareVersionsDesc);
+  const versions = (c: Component, staticBuild = false): string[] =>
+    [
+      ...new Set(artifacts.filter((a) => a.component === c && a.staticBuild === staticBuild).map((a) => a.version)),
+    ].sort(compareVersionsDesc);
   const manifest = {
     root: "tree",
     catalog: {
       containerd: versions("containerd"),
+      containerdStatic: versions("containerd", true),
       runc: versions("runc"),
       cni: versions("cni"),
       crictl: versions("crictl"),
@@ -304,15 +349,17 @@ async function build(work: string, log: (message: string) => void): Promise<void
     component: Component,
     version: string,
     arch: Arch,
+    staticBuild: boolean,
     file: string,
     digest: string,
     source: string,
   ): Omit<Artifact, "file" | "checksumFile"> {
-    const p = releasePaths(component, version, arch);
+    const p = releasePaths(component, version, arch, { staticBuild });
     return {
       component,
       version,
       arch,
+      staticBuild,
       urlPath: p.artifact,
       checksumUrlPath: p.checksum,
       sha256: digest,

@@ -295,7 +295,8 @@ function updateLock(lockPath: string, extra: Record<string, string | number>): v
   fs.renameSync(tmp, lockPath);
 }
 
-async function acquireLock(lockPath: string, what: string, timeoutMs: number): Promise<void> {
+/** Waits up to `timeoutMs` for the lock, taking over one whose owner has died. */
+export async function acquireLock(lockPath: string, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (tryLock(lockPath)) return;

@@ -1,0 +1,175 @@
+// containerd's static release, which Debian does not ship: built here with
+// Debian's Go from Debian's own containerd sources (golang-github-containerd-
+// containerd-dev, the full tree) and the Go libraries that package depends on,
+// in a Debian sid root; the Go build itself runs offline. Nothing comes from
+// anywhere but the machine's Debian archive.
+//
+// Both the build root (about a minute and a half: debootstrap and the Go
+// packages) and the binaries (about a minute of go build on two CPUs) are
+// cached under the e2e cache dir, each under a key of its recipe, built aside
+// and renamed when complete, under one lock.
+
+import { execFile } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+
+import { acquireLock, debianArchive } from "../sandbox/worker";
+
+const run = promisify(execFile);
+
+/** The suite whose containerd sources are built: the one the mirror's dynamic containerd comes from. */
+const SUITE = "sid";
+const SOURCE_PACKAGE = "golang-github-containerd-containerd-dev";
+const ROOT_PACKAGES = ["golang-go", SOURCE_PACKAGE];
+/** The binaries of containerd's release tarballs, under bin/. */
+export const STATIC_BINARIES = ["containerd", "containerd-shim-runc-v2", "ctr"] as const;
+
+/** The containerd v2 module in the build root, where Debian installs it (the directory above is the 1.x import path). */
+const SOURCE_DIR = "/usr/share/gocode/src/github.com/containerd/containerd/v2";
+
+// GOPATH mode: Debian lays its Go libraries out as one GOPATH (containerd's under
+// its /v2 import path), so the build needs no module download. No cgo, so no libc
+// at all (btrfs, the one builtin that needs cgo, is left out); -trimpath and
+// -s -w as upstream's release builds; the version stamped as upstream's.
+const BUILD_SCRIPT = `set -eu
+version=$(dpkg-query -W -f='\${Version}' ${SOURCE_PACKAGE})
+upstream=\${version%%+*}
+upstream=\${upstream%%~*}
+pkg=github.com/containerd/containerd/v2
+export GO111MODULE=off GOPATH=/usr/share/gocode CGO_ENABLED=0 GOPROXY=off GOTOOLCHAIN=local GOCACHE=/tmp/go-cache HOME=/tmp
+mkdir -p /out/bin
+cd ${SOURCE_DIR}
+go build -trimpath -tags "no_btrfs netgo osusergo static_build" \\
+  -ldflags "-s -w -X $pkg/version.Version=v$upstream -X $pkg/version.Revision=debian-$version -X $pkg/version.Package=$pkg" \\
+  -o /out/bin/ ${STATIC_BINARIES.map((b) => `./cmd/${b}`).join(" ")}
+printf '%s\\n%s\\n%s\\n' "$upstream" "$version" "$(go version)" > /out/versions
+`;
+
+/** Bump when the build root's making changes. */
+const ROOT_RECIPE = { v: 1, suite: SUITE, packages: ROOT_PACKAGES };
+/** Bump (or edit the script) when the build changes. */
+const BUILD_RECIPE = { v: 1, script: BUILD_SCRIPT };
+
+export interface StaticContainerd {
+  /** Holds bin/containerd, bin/containerd-shim-runc-v2 and bin/ctr. */
+  dir: string;
+  /** Upstream version, e.g. "2.1.9". */
+  version: string;
+  /** The Debian package of the sources, its version (e.g. "2.1.9+ds1-5") and suite. */
+  sourcePackage: string;
+  debianVersion: string;
+  suite: string;
+  /** `go version` of the compiler. */
+  goVersion: string;
+  /** A key of the recipes, for the caches built on top of it. */
+  key: string;
+}
+
+export interface StaticBuildOptions {
+  cacheDir: string;
+  log: (message: string) => void;
+}
+
+const key = (recipe: object): string =>
+  crypto.createHash("sha256").update(JSON.stringify(recipe)).digest("hex").slice(0, 12);
+
+/** Builds (once) and returns containerd's static binaries. Needs root (debootstrap, chroot). */
+export async function ensureStaticContainerd({ cacheDir, log }: StaticBuildOptions): Promise<StaticContainerd> {
+  const rootKey = key({ ...ROOT_RECIPE, arch: process.arch });
+  const buildKey = key({ rootKey, ...BUILD_RECIPE });
+  const out = path.join(cacheDir, `static-containerd-${buildKey}`);
+  const cached = readBuild(out, buildKey);
+  if (cached) return cached;
+
+  fs.mkdirSync(cacheDir, { recursive: true });
+  const lock = path.join(cacheDir, "static-containerd.lock");
+  await acquireLock(lock, "another process building containerd's static release", 60 * 60_000);
+  try {
+    const again = readBuild(out, buildKey);
+    if (again) return again;
+    const root = await ensureBuildRoot(cacheDir, rootKey, log);
+    const started = Date.now();
+    log(`building containerd's static binaries from ${SOURCE_PACKAGE} (${SUITE})`);
+    const work = path.join(root, "out");
+    fs.rmSync(work, { recursive: true, force: true });
+    await inRoot(root, ["/bin/sh", "-c", BUILD_SCRIPT]);
+    const tmp = `${out}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.renameSync(work, tmp);
+    fs.rmSync(path.join(root, "tmp", "go-cache"), { recursive: true, force: true });
+    fs.renameSync(tmp, out);
+    log(`static containerd built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+  const built = readBuild(out, buildKey);
+  if (!built) throw new Error(`static containerd build at ${out} is incomplete`);
+  return built;
+}
+
+function readBuild(dir: string, buildKey: string): StaticContainerd | undefined {
+  let lines: string[];
+  try {
+    lines = fs.readFileSync(path.join(dir, "versions"), "utf8").split("\n");
+  } catch {
+    return undefined;
+  }
+  const [version, debianVersion, goVersion] = lines;
+  if (!version || !debianVersion || !goVersion) return undefined;
+  return { dir, version, sourcePackage: SOURCE_PACKAGE, debianVersion, suite: SUITE, goVersion, key: buildKey };
+}
+
+/** The sid root with Debian's Go and containerd's sources; built once (we hold the lock). */
+async function ensureBuildRoot(cacheDir: string, rootKey: string, log: (message: string) => void): Promise<string> {
+  const root = path.join(cacheDir, `gobuild-root-${rootKey}`);
+  const stamp = path.join(root, "etc", "cw-e2e-gobuild-root");
+  if (fs.existsSync(stamp)) return root;
+  // A root without a stamp, or one left by a process that died mid-build: start over.
+  const tmp = `${root}.tmp`;
+  for (const dir of [root, tmp]) await run("rm", ["-rf", "--one-file-system", "--", dir]);
+
+  const started = Date.now();
+  const archive = debianArchive();
+  log(`debootstrap ${SUITE} (minbase) for the static containerd build from ${archive}`);
+  await run("debootstrap", ["--variant=minbase", SUITE, tmp, archive], { maxBuffer: 64 << 20 });
+  // apt in the root reaches the archive with the host's network and resolver.
+  fs.rmSync(path.join(tmp, "etc", "resolv.conf"), { force: true });
+  fs.copyFileSync("/etc/resolv.conf", path.join(tmp, "etc", "resolv.conf"));
+  log(`apt-get install ${ROOT_PACKAGES.join(" ")} in the build root`);
+  const apt = ["apt-get", "-q", ...(await hostValidUntil())];
+  await inRoot(tmp, [...apt, "update"]);
+  await inRoot(tmp, [...apt, "-y", "--no-install-recommends", "install", ...ROOT_PACKAGES]);
+  await inRoot(tmp, [...apt, "clean"]);
+  fs.writeFileSync(path.join(tmp, "etc", "cw-e2e-gobuild-root"), JSON.stringify({ key: rootKey, ...ROOT_RECIPE }));
+  fs.renameSync(tmp, root);
+  log(`build root made in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return root;
+}
+
+/**
+ * The machine's own Acquire::Check-Valid-Until, for apt in the root: a machine whose archive is a dated snapshot
+ * turns the check off, or its Release files read as expired. Signatures are checked either way.
+ */
+async function hostValidUntil(): Promise<string[]> {
+  const { stdout } = await run("apt-config", ["dump", "Acquire::Check-Valid-Until"]);
+  const value = /^Acquire::Check-Valid-Until "([^"]*)";$/m.exec(stdout)?.[1];
+  return value === undefined ? [] : ["-o", `Acquire::Check-Valid-Until=${value}`];
+}
+
+/** Runs a command in the root, with a /proc of its own that goes away with it. */
+async function inRoot(root: string, command: string[]): Promise<void> {
+  await run(
+    "unshare",
+    ["--mount", "--pid", "--fork", `--mount-proc=${path.join(root, "proc")}`, "chroot", root, ...command],
+    {
+      env: {
+        PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        LANG: "C.UTF-8",
+        DEBIAN_FRONTEND: "noninteractive",
+      },
+      maxBuffer: 256 << 20,
+    },
+  );
+}
