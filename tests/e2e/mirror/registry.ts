@@ -11,8 +11,8 @@
 
 import * as crypto from "node:crypto";
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as zlib from "node:zlib";
+import { listen } from "./server";
 
 export const MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json";
 const CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json";
@@ -189,14 +189,7 @@ export async function startRegistry(options: {
     requests.push(record);
     record.status = answer(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, options.host, options.port);
   return {
     url: `http://${address.address}:${address.port}`,
     requests,

@@ -98,6 +98,18 @@ function drained(res: http.ServerResponse): Promise<void> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Listens on `host:port` (port 0: any free one) and returns where, or fails with the listen error. */
+export async function listen(server: http.Server, host: string, port = 0): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
 export async function startMirror(options: MirrorOptions): Promise<Mirror> {
   const releases = options.releases ?? (await ensureReleases());
   const root = releases.root;
@@ -238,14 +250,7 @@ export async function startMirror(options: MirrorOptions): Promise<Mirror> {
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const address = await listen(server, options.host, options.port);
   const hostInUrl = address.family === "IPv6" ? `[${address.address}]` : address.address;
 
   return {
