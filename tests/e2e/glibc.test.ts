@@ -18,7 +18,7 @@ import { DeploymentResult } from "./driver";
 let lab: Lab;
 let worker: string;
 beforeAll(async () => {
-  lab = await startLab({ workers: 1, boot: () => ({ suite: "bullseye" }) });
+  lab = await startLab({ workers: 1, boot: () => ({ suite: "bullseye" }), staticContainerd: true });
   worker = lab.workers[0]?.name ?? "";
 });
 afterAll(async () => {

@@ -53,6 +53,8 @@ export interface LabOptions {
   boot?: (index: number, booted: readonly Worker[]) => BootOptions;
   /** Mirror throttle per connection, bytes per second. */
   bytesPerSecond?: number;
+  /** The mirror also serves containerd's static release (built once, a few minutes; see staticBuild.ts). */
+  staticContainerd?: boolean;
   log?: (line: string) => void;
   /** Called for every step the driver starts and ends. */
   onOperation?: (event: OperationEvent) => void;
@@ -76,7 +78,11 @@ export interface Lab {
 
 export async function startLab(options: LabOptions): Promise<Lab> {
   const log = options.log ?? (() => undefined);
-  const [releases] = await Promise.all([ensureReleases({ log }), ensureRoot({ log }), ensureBridge()]);
+  const [releases] = await Promise.all([
+    ensureReleases({ log, withStaticContainerd: options.staticContainerd }),
+    ensureRoot({ log }),
+    ensureBridge(),
+  ]);
   const mirror = await startMirror({ host: HOST_ADDRESS, releases, bytesPerSecond: options.bytesPerSecond });
   const workers: Worker[] = [];
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "containerd-worker-stack-"));

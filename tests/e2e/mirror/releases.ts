@@ -81,6 +81,11 @@ export interface EnsureReleasesOptions {
   cacheDir?: string;
   /** Progress messages (cold builds only). */
   log?: (message: string) => void;
+  /**
+   * Also serve containerd's static release, built from Debian's sources (a few minutes, once). Off by default:
+   * only the old-glibc tests need it, and the demo and the other tests should not wait for it.
+   */
+  withStaticContainerd?: boolean;
 }
 
 /**
@@ -140,16 +145,18 @@ export function findArtifact(
 export const CRICTL_SOURCE = path.join(__dirname, "crictl.py");
 
 /**
- * Builds the release tree once (about half a minute, most of it gzip, after the
- * static containerd build's own cached minutes) and returns it; later calls read
- * the cached manifest.
+ * Builds the release tree once (about half a minute, most of it gzip, plus the
+ * static containerd build's own cached minutes when asked for) and returns it;
+ * later calls read the cached manifest.
  */
 export async function ensureReleases(options: EnsureReleasesOptions = {}): Promise<Releases> {
   const cache = options.cacheDir ?? defaultCacheDir();
   const log = options.log ?? (() => undefined);
-  const staticContainerd = await ensureStaticContainerd({ cacheDir: cache, log });
+  const staticContainerd = options.withStaticContainerd
+    ? await ensureStaticContainerd({ cacheDir: cache, log })
+    : undefined;
   const scriptHash = sha256(fs.readFileSync(CRICTL_SOURCE)).slice(0, 12);
-  const final = path.join(cache, `${RECIPE}-${scriptHash}-${staticContainerd.key}`);
+  const final = path.join(cache, `${RECIPE}-${scriptHash}${staticContainerd ? `-${staticContainerd.key}` : ""}`);
   const cached = readManifest(final);
   if (cached) {
     // Mark the tree as in use, so that pruneStale in another process keeps it.
@@ -232,7 +239,11 @@ const REQUESTS: DebRequest[] = [
   { component: "cni", pkg: "containernetworking-plugins", suite: "sid", arch: "amd64" },
 ];
 
-async function build(work: string, log: (message: string) => void, staticContainerd: StaticContainerd): Promise<void> {
+async function build(
+  work: string,
+  log: (message: string) => void,
+  staticContainerd: StaticContainerd | undefined,
+): Promise<void> {
   const started = Date.now();
   const tree = path.join(work, "tree");
   const apt = path.join(work, "apt");
@@ -278,26 +289,28 @@ async function build(work: string, log: (message: string) => void, staticContain
   const artifacts = packed.map((p) => p.artifact);
 
   // containerd's static release: the binaries built from Debian's sources, in the same layout and checksum format.
-  const staticArch: Arch = process.arch === "arm64" ? "arm64" : "amd64";
-  const staticPaths = releasePaths("containerd", staticContainerd.version, staticArch, { staticBuild: true });
-  const staticOut = path.join(tree, staticPaths.artifact);
-  fs.mkdirSync(path.dirname(staticOut), { recursive: true });
-  log(`packing ${staticPaths.artifact}`);
-  const staticBin = path.join(staticContainerd.dir, "bin");
-  await tarGz(
-    staticContainerd.dir,
-    STATIC_BINARIES.map((b) => `bin/${b}`),
-    staticOut,
-    path.join(staticBin, "containerd"),
-  );
-  const staticDigest = sha256(fs.readFileSync(staticOut));
-  fs.writeFileSync(path.join(tree, staticPaths.checksum), `${staticDigest}  ${path.basename(staticOut)}\n`);
-  const { sourcePackage, debianVersion, suite, goVersion } = staticContainerd;
-  const staticSource = `static build of debian ${sourcePackage} ${debianVersion} (${suite}) with ${goVersion}`;
-  artifacts.push(
-    describe("containerd", staticContainerd.version, staticArch, true, staticOut, staticDigest, staticSource),
-  );
-  packages.push({ name: sourcePackage, debianVersion, version: staticContainerd.version, suite, arch: staticArch });
+  if (staticContainerd !== undefined) {
+    const staticArch: Arch = process.arch === "arm64" ? "arm64" : "amd64";
+    const staticPaths = releasePaths("containerd", staticContainerd.version, staticArch, { staticBuild: true });
+    const staticOut = path.join(tree, staticPaths.artifact);
+    fs.mkdirSync(path.dirname(staticOut), { recursive: true });
+    log(`packing ${staticPaths.artifact}`);
+    const staticBin = path.join(staticContainerd.dir, "bin");
+    await tarGz(
+      staticContainerd.dir,
+      STATIC_BINARIES.map((b) => `bin/${b}`),
+      staticOut,
+      path.join(staticBin, "containerd"),
+    );
+    const staticDigest = sha256(fs.readFileSync(staticOut));
+    fs.writeFileSync(path.join(tree, staticPaths.checksum), `${staticDigest}  ${path.basename(staticOut)}\n`);
+    const { sourcePackage, debianVersion, suite, goVersion } = staticContainerd;
+    const staticSource = `static build of debian ${sourcePackage} ${debianVersion} (${suite}) with ${goVersion}`;
+    artifacts.push(
+      describe("containerd", staticContainerd.version, staticArch, true, staticOut, staticDigest, staticSource),
+    );
+    packages.push({ name: sourcePackage, debianVersion, version: staticContainerd.version, suite, arch: staticArch });
+  }
 
   // runc: one runc.sha256sum per release, a "<hex>  runc.<arch>" line per file, sorted.
   const runcFiles = artifacts.filter((a) => a.component === "runc").sort((a, b) => a.urlPath.localeCompare(b.urlPath));
