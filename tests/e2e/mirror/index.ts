@@ -19,7 +19,6 @@ export {
   CRICTL_SOURCE,
   CRICTL_VERSION,
   type DebianPackage,
-  debianArchive,
   defaultCacheDir,
   ensureReleases,
   type EnsureReleasesOptions,

@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 
+import { type AptSource, debianArchive } from "../aptSources";
 import { ensureStaticContainerd, STATIC_BINARIES, type StaticContainerd } from "./staticBuild";
 
 const run = promisify(execFile);
@@ -380,63 +381,6 @@ async function build(
       source,
     };
   }
-}
-
-interface AptSource {
-  uri: string;
-  signedBy?: string;
-}
-
-/** The Debian archive the machine's own apt sources name for its release's main suite. */
-export function debianArchive(): AptSource {
-  const osRelease = fs.readFileSync("/etc/os-release", "utf8");
-  const codename = /^VERSION_CODENAME=["']?([^"'\n]*)/m.exec(osRelease)?.[1];
-  const entries: { types: string[]; uris: string[]; suites: string[]; components: string[]; signedBy?: string }[] = [];
-
-  const files = ["/etc/apt/sources.list"];
-  const partsDir = "/etc/apt/sources.list.d";
-  if (fs.existsSync(partsDir)) {
-    for (const n of fs.readdirSync(partsDir).sort()) files.push(path.join(partsDir, n));
-  }
-  for (const file of files) {
-    if (!fs.existsSync(file)) continue;
-    const text = fs.readFileSync(file, "utf8");
-    if (file.endsWith(".sources")) {
-      // deb822: stanzas separated by blank lines, "Key: value" fields.
-      for (const stanza of text.split(/\n\s*\n/)) {
-        const field = (key: string): string[] => {
-          const m = new RegExp(`^${key}:[ \\t]*(.*)$`, "mi").exec(stanza.replace(/^#.*$/gm, ""));
-          return m?.[1] ? m[1].trim().split(/\s+/) : [];
-        };
-        if (/^Enabled:\s*no/im.test(stanza)) continue;
-        entries.push({
-          types: field("Types"),
-          uris: field("URIs"),
-          suites: field("Suites"),
-          components: field("Components"),
-          signedBy: field("Signed-By")[0],
-        });
-      }
-    } else if (file.endsWith(".list")) {
-      for (const raw of text.split("\n")) {
-        const line = raw.replace(/#.*$/, "").trim();
-        const m = /^(deb)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$/.exec(line);
-        if (!m || !m[3] || !m[4]) continue;
-        const signedBy = /signed-by=(\S+)/.exec(m[2] ?? "")?.[1];
-        entries.push({ types: ["deb"], uris: [m[3]], suites: [m[4]], components: (m[5] ?? "").split(/\s+/), signedBy });
-      }
-    }
-  }
-  const isMain = (e: (typeof entries)[number]): boolean =>
-    e.types.includes("deb") && e.components.includes("main") && e.uris.length > 0;
-  const chosen =
-    entries.find((e) => isMain(e) && codename !== undefined && e.suites.includes(codename)) ??
-    entries.find((e) => isMain(e) && e.suites.some((s) => /^[a-z]+$/.test(s)));
-  const uri = chosen?.uris[0];
-  if (!chosen || !uri) {
-    throw new Error("no Debian archive found in the apt sources (/etc/apt/sources.list{,.d})");
-  }
-  return { uri: uri.replace(/\/+$/, ""), signedBy: chosen.signedBy };
 }
 
 async function downloadDebs(

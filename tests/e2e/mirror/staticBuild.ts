@@ -15,7 +15,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 
-import { acquireLock, debianArchive } from "../sandbox/worker";
+import { debianArchive } from "../aptSources";
+import { acquireLock } from "../sandbox/worker";
 
 const run = promisify(execFile);
 
@@ -131,7 +132,7 @@ async function ensureBuildRoot(cacheDir: string, rootKey: string, log: (message:
   for (const dir of [root, tmp]) await run("rm", ["-rf", "--one-file-system", "--", dir]);
 
   const started = Date.now();
-  const archive = debianArchive();
+  const archive = debianArchive().uri;
   log(`debootstrap ${SUITE} (minbase) for the static containerd build from ${archive}`);
   await run("debootstrap", ["--variant=minbase", SUITE, tmp, archive], { maxBuffer: 64 << 20 });
   // apt in the root reaches the archive with the host's network and resolver.

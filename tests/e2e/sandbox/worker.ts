@@ -23,6 +23,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { debianArchive } from "../aptSources";
 
 // ---------------------------------------------------------------------------
 // Constants
@@ -341,54 +342,6 @@ function rootKey(suite: Suite): string {
 // The Debian archive, from the machine's own apt sources
 // ---------------------------------------------------------------------------
 
-/**
- * The Debian archive URL that this machine's apt sources name (deb822
- * `.sources` files first, then one-line `sources.list` entries). Security and
- * updates archives are skipped. `E2E_DEBIAN_ARCHIVE` overrides.
- */
-export function debianArchive(): string {
-  const override = process.env.E2E_DEBIAN_ARCHIVE;
-  if (override) return override;
-  const candidates: string[] = [];
-  const dir = "/etc/apt/sources.list.d";
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
-  for (const f of files.filter((n) => n.endsWith(".sources"))) {
-    const text = fs.readFileSync(path.join(dir, f), "utf8");
-    for (const para of text.split(/\n\s*\n/)) {
-      const fields = new Map<string, string>();
-      for (const line of para.split("\n")) {
-        if (line.startsWith("#")) continue;
-        const m = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
-        if (m?.[1] !== undefined && m[2] !== undefined) fields.set(m[1].toLowerCase(), m[2].trim());
-      }
-      if (fields.get("enabled")?.toLowerCase() === "no") continue;
-      if (!(fields.get("types") ?? "").split(/\s+/).includes("deb")) continue;
-      const suites = (fields.get("suites") ?? "").split(/\s+/);
-      if (suites.every((s) => /-security$/.test(s))) continue;
-      for (const uri of (fields.get("uris") ?? "").split(/\s+/)) if (uri) candidates.push(uri);
-    }
-  }
-  const listFiles = [
-    "/etc/apt/sources.list",
-    ...files.filter((n) => n.endsWith(".list")).map((n) => path.join(dir, n)),
-  ];
-  for (const f of listFiles) {
-    if (!fs.existsSync(f)) continue;
-    for (const raw of fs.readFileSync(f, "utf8").split("\n")) {
-      const line = raw.replace(/\[[^\]]*\]/, " ").trim();
-      const m = /^deb\s+(\S+)\s+(\S+)/.exec(line);
-      if (m?.[1] === undefined || m[2] === undefined) continue;
-      if (/-security$/.test(m[2])) continue;
-      candidates.push(m[1]);
-    }
-  }
-  const archive = candidates.find((u) => /^https?:\/\//.test(u) && !/security/.test(u));
-  if (archive === undefined) {
-    throw new Error("no Debian archive found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list");
-  }
-  return archive.replace(/\/+$/, "");
-}
-
 // ---------------------------------------------------------------------------
 // ensureRoot
 // ---------------------------------------------------------------------------
@@ -457,7 +410,7 @@ async function buildRootIfMissing(suite: Suite, opts: RootOptions): Promise<Root
     const buildDir = path.join(base, `build-${key}-${process.pid}`);
     const target = path.join(buildDir, "root");
     fs.mkdirSync(buildDir, { recursive: true });
-    const archive = debianArchive();
+    const archive = debianArchive().uri;
     const started = Date.now();
     log(`building ${suite} root in ${target} from the machine's Debian archive`);
     const debootstrapLog = path.join(buildDir, "debootstrap.log");
