@@ -397,18 +397,9 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
       `${JSON.stringify(sandboxImage)} is not a pinned image reference; expected [registry/]name:tag or name@sha256:digest (e.g. "${DEFAULT_SANDBOX_IMAGE}")`,
     );
   }
-  const systemdCgroup: unknown = input.systemdCgroup ?? true;
-  if (typeof systemdCgroup !== "boolean") {
-    throw new InvalidInputError("systemdCgroup", `${JSON.stringify(systemdCgroup)} is not a boolean`);
-  }
-  const staticBuild: unknown = input.staticBuild ?? false;
-  if (typeof staticBuild !== "boolean") {
-    throw new InvalidInputError("staticBuild", `${JSON.stringify(staticBuild)} is not a boolean`);
-  }
-  const purgeStateOnDestroy: unknown = input.purgeStateOnDestroy ?? false;
-  if (typeof purgeStateOnDestroy !== "boolean") {
-    throw new InvalidInputError("purgeStateOnDestroy", `${JSON.stringify(purgeStateOnDestroy)} is not a boolean`);
-  }
+  const systemdCgroup = resolveBoolean("systemdCgroup", input.systemdCgroup) ?? true;
+  const staticBuild = resolveBoolean("staticBuild", input.staticBuild) ?? false;
+  const purgeStateOnDestroy = resolveBoolean("purgeStateOnDestroy", input.purgeStateOnDestroy) ?? false;
   const readyTimeoutSeconds: unknown = input.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS;
   const { min, max } = READY_TIMEOUT_RANGE;
   if (
