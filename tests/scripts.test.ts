@@ -16,7 +16,12 @@ function allCommands(): { name: string; command: string }[] {
     { versions: { containerd: "1.7.24" }, systemdCgroup: false },
     { versions: { containerd: "2.0.5" }, checksums: { runc: "a".repeat(64), crictl: "b".repeat(64) } },
     { downloadBaseUrl: "http://10.200.0.1:8080/mirror", sandboxImage: "registry.k8s.io/pause:3.10" },
-    { purgeStateOnDestroy: true, httpProxy: { https: "http://proxy.internal:3128", noProxy: ["localhost"] } },
+    {
+      purgeStateOnDestroy: true,
+      staticBuild: true,
+      readyTimeoutSeconds: 60,
+      httpProxy: { https: "http://proxy.internal:3128", noProxy: ["localhost"] },
+    },
     {
       containerdSettings: {
         snapshotter: "native",
