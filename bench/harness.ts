@@ -221,11 +221,16 @@ interface Deployed {
   mirror: MirrorTraffic;
   /** CPU time used machine-wide while it ran (all processes: driver, sshd, the workers' scripts). */
   cpuMs: number;
+  /** CPU time used inside the workers (their cgroups: sshd, sudo, the scripts, containerd), all together. */
+  workerCpuMs: number;
 }
+
+const workersCpuMs = (workers: Worker[]): number => workers.reduce((sum, worker) => sum + worker.cpuTimeMs(), 0);
 
 async function deploy(bench: Bench, workers: Worker[], stateFile: string): Promise<Deployed> {
   const before = bench.mirror.requests.length;
   const cpuBefore = cpuTimes().busyMs;
+  const workerCpuBefore = workersCpuMs(workers);
   const startedAt = Date.now();
   const result = await runDeployment({
     program: PROGRAM,
@@ -237,6 +242,7 @@ async function deploy(bench: Bench, workers: Worker[], stateFile: string): Promi
   });
   const endedAt = Date.now();
   const cpuMs = cpuTimes().busyMs - cpuBefore;
+  const workerCpuMs = workersCpuMs(workers) - workerCpuBefore;
   return {
     result,
     wallMs: endedAt - startedAt,
@@ -244,6 +250,7 @@ async function deploy(bench: Bench, workers: Worker[], stateFile: string): Promi
     endedAt,
     mirror: traffic(bench.mirror.requests.slice(before)),
     cpuMs,
+    workerCpuMs,
   };
 }
 
@@ -291,6 +298,8 @@ export interface ComponentRun {
   commands: number;
   mirror: MirrorTraffic;
   cpuMs: number;
+  /** CPU time used inside the worker. */
+  workerCpuMs: number;
   steps: Partial<Record<StepId, StepTiming>>;
   /** The repeated apply with unchanged inputs on the same worker and state. */
   repeat: { wallMs: number; commands: number; sshConnections: number; sshAccepted: number };
@@ -366,6 +375,7 @@ export async function componentCold(bench: Bench, cpus?: CpuModel): Promise<Comp
           commands: ops.length,
           mirror: cold.mirror,
           cpuMs: cold.cpuMs,
+          workerCpuMs: cold.workerCpuMs,
           steps: stepTimings(cold.result.operations, worker.name, first),
           repeat: {
             wallMs: again.wallMs,
@@ -393,6 +403,8 @@ export interface ArticleRun {
   sshAccepted: number;
   mirror: MirrorTraffic;
   cpuMs: number;
+  /** CPU time used inside the worker. */
+  workerCpuMs: number;
 }
 
 /** Runs the article's script on a worker over one OpenSSH session; fails unless it ends with a v1 CRI. */
@@ -421,9 +433,11 @@ export async function articleCold(bench: Bench, cpus?: CpuModel): Promise<Articl
       const accepted0 = await acceptedConnections(worker);
       const before = bench.mirror.requests.length;
       const cpuBefore = cpuTimes().busyMs;
+      const workerCpuBefore = worker.cpuTimeMs();
       const result = await runArticle(bench, worker);
       const wallMs = result.wallMs;
       const cpuMs = cpuTimes().busyMs - cpuBefore;
+      const workerCpuMs = worker.cpuTimeMs() - workerCpuBefore;
       const sshAccepted = (await acceptedConnections(worker)) - accepted0;
       const requests = bench.mirror.requests.slice(before);
       const marks = parseMarks(result.stdout);
@@ -443,6 +457,7 @@ export async function articleCold(bench: Bench, cpus?: CpuModel): Promise<Articl
         sshAccepted,
         mirror: traffic(requests),
         cpuMs,
+        workerCpuMs,
       };
     },
     cpus,
@@ -458,6 +473,8 @@ export interface MultiRun {
   sshAccepted: number;
   commands: number;
   cpuMs: number;
+  /** CPU time used inside the workers, all together. */
+  workerCpuMs: number;
   /** Per worker, its own first start to last end. */
   perWorkerSpanMs: number[];
 }
@@ -488,6 +505,7 @@ export async function multiCold(bench: Bench, count: number, cpus?: CpuModel): P
           sshAccepted,
           commands: ops.length,
           cpuMs: cold.cpuMs,
+          workerCpuMs: cold.workerCpuMs,
           perWorkerSpanMs: workers.map((worker) => spanOf(ops.filter((op) => op.name.startsWith(`${worker.name}-`)))),
         };
       },

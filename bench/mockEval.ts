@@ -11,11 +11,17 @@
  * @pulumi/aws and the components; `programMs` starts just before index.ts is
  * imported. Run it in a fresh process per measurement:
  *
- *   node --import tsx bench/mockEval.ts 100 [--no-source-maps]
+ *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K]
+ *
+ * `--bare K` is the baseline: instead of index.ts, N components of K
+ * commands that do nothing (`true`), in a chain, under the same mocks. It is
+ * what the Pulumi SDK alone costs for as many resources, whatever they send.
  */
 import { performance } from "node:perf_hooks";
+import * as pulumi from "@pulumi/pulumi";
+import * as remote from "@pulumi/command/remote";
 import { loadProgram } from "../tests/programStack";
-import { settle, valueOf } from "../tests/pulumiMocks";
+import { installMocks, settle, valueOf } from "../tests/pulumiMocks";
 
 /** N `worker-i=ubuntu@192.0.2.x` entries (TEST-NET-1 documentation addresses). */
 export function mockHosts(count: number): string[] {
@@ -31,6 +37,41 @@ export interface MockEvalReport {
   maxRssKb: number;
 }
 
+/** A component of `commands` remote commands that run `true`, each depending on the one before. */
+class BareWorker extends pulumi.ComponentResource {
+  readonly last: remote.Command;
+
+  constructor(name: string, commands: number) {
+    super("containerd-worker:bench:BareWorker", name);
+    const connection = { host: "192.0.2.1", user: "ubuntu", privateKey: pulumi.secret("bench") };
+    let last: remote.Command | undefined;
+    for (let i = 0; i < commands; i++) {
+      last = new remote.Command(
+        `${name}-${i}`,
+        { connection, create: "true", delete: "true" },
+        { parent: this, dependsOn: last === undefined ? [] : [last] },
+      );
+    }
+    if (last === undefined) throw new Error("a bare worker needs at least one command");
+    this.last = last;
+    this.registerOutputs({});
+  }
+}
+
+async function bareBaseline(count: number, commands: number, programStart: number): Promise<MockEvalReport> {
+  const run = installMocks();
+  const workers = Array.from({ length: count }, (_, i) => new BareWorker(`worker-${i}`, commands));
+  await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
+  const resolved = performance.now();
+  return {
+    workers: count,
+    registrations: run.registrations.length,
+    fromProcessStartMs: resolved,
+    programMs: resolved - programStart,
+    maxRssKb: process.resourceUsage().maxRSS,
+  };
+}
+
 async function main(): Promise<void> {
   const count = Number(process.argv[2]);
   if (!Number.isInteger(count) || count < 1) throw new Error(`usage: mockEval.ts <workers>, got ${process.argv[2]}`);
@@ -38,6 +79,14 @@ async function main(): Promise<void> {
   // promise and per resource; `--no-source-maps` measures the program without that cost.
   if (process.argv.includes("--no-source-maps")) process.setSourceMapsEnabled(false);
   const programStart = performance.now();
+  const bare = process.argv.indexOf("--bare");
+  if (bare !== -1) {
+    const commands = Number(process.argv[bare + 1]);
+    if (!Number.isInteger(commands) || commands < 1) throw new Error("--bare needs a number of commands");
+    process.stdout.write(`${JSON.stringify(await bareBaseline(count, commands, programStart))}\n`);
+    await settle();
+    process.exit(0);
+  }
   const { run, program } = await loadProgram({ hosts: mockHosts(count) });
   const [workers, runtimeVersion] = await Promise.all([
     valueOf(program.workers),

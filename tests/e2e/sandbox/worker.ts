@@ -675,6 +675,8 @@ export interface Worker {
    * on a machine of that size. Workers booted on this host otherwise share all of its CPUs.
    */
   limitCpu(cpus: number): void;
+  /** CPU time used by every process in the worker since it booted (its cgroup's own count), in milliseconds. */
+  cpuTimeMs(): number;
   /** True until the nspawn process has exited. */
   isRunning(): boolean;
   /** Powers the worker off (SIGTERM to nspawn, SIGKILL after a timeout) and removes everything it made. */
@@ -1171,6 +1173,17 @@ export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
       }
     };
 
+    const cpuTimeMs = (): number => {
+      const dirs = fs.readFileSync(path.join(s.dir, "cgroups"), "utf8").split("\n").filter(Boolean);
+      const v1 = dirs.find((d) => fs.existsSync(path.join(d, "cpuacct.usage")));
+      if (v1 !== undefined) return Number(fs.readFileSync(path.join(v1, "cpuacct.usage"), "utf8")) / 1e6;
+      const v2 = dirs.find((d) => fs.existsSync(path.join(d, "cpu.stat")));
+      const usec =
+        v2 === undefined ? undefined : /^usage_usec (\d+)$/m.exec(fs.readFileSync(path.join(v2, "cpu.stat"), "utf8"));
+      if (usec?.[1] === undefined) throw new Error(`${s.machine}: none of its cgroups counts CPU time`);
+      return Number(usec[1]) / 1e3;
+    };
+
     const nsenterArgs = (l: number) => ["-t", String(l), "-m", "-u", "-i", "-n", "-p", "-C", "--"];
     const exec = async (cmd: string, o: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> => {
       const l = getLeader();
@@ -1315,6 +1328,7 @@ export async function bootWorker(opts: BootOptions = {}): Promise<Worker> {
       ssh,
       waitReady,
       limitCpu,
+      cpuTimeMs,
       isRunning: () => !exitedFlag,
       stop,
     };
