@@ -53,8 +53,8 @@ export interface LabOptions {
   boot?: (index: number, booted: readonly Worker[]) => BootOptions;
   /** Mirror throttle per connection, bytes per second. */
   bytesPerSecond?: number;
-  /** The mirror also serves containerd's static release (built once, a few minutes; see staticBuild.ts). */
-  staticContainerd?: boolean;
+  /** The mirror serves static builds: containerd's static release, and a static runc as upstream's (built once, a few minutes; see staticBuild.ts). */
+  staticBuilds?: boolean;
   log?: (line: string) => void;
   /** Called for every step the driver starts and ends. */
   onOperation?: (event: OperationEvent) => void;
@@ -79,7 +79,7 @@ export interface Lab {
 export async function startLab(options: LabOptions): Promise<Lab> {
   const log = options.log ?? (() => undefined);
   const [releases] = await Promise.all([
-    ensureReleases({ log, withStaticContainerd: options.staticContainerd }),
+    ensureReleases({ log, withStaticBuilds: options.staticBuilds }),
     ensureRoot({ log }),
     ensureBridge(),
   ]);

@@ -21,7 +21,7 @@ let releases: Releases;
 let scratch: string;
 
 beforeAll(async () => {
-  releases = await ensureReleases({ log: (m) => console.log(`[mirror] ${m}`), withStaticContainerd: true });
+  releases = await ensureReleases({ log: (m) => console.log(`[mirror] ${m}`), withStaticBuilds: true });
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mirror-test-"));
 });
 
@@ -139,6 +139,23 @@ describe("release tree", () => {
     );
   });
 
+  it("serves a static runc for this machine, as upstream's runc releases are, built from Debian's sources", async () => {
+    const version = releases.catalog.runc[0] ?? "";
+    const a = findArtifact(releases, "runc", version, "amd64");
+    expect(a.source).toMatch(
+      /^static build of debian golang-github-opencontainers-runc-dev \S+ \(sid\) with go version go/,
+    );
+    const segments = elfSegmentTypes(fs.readFileSync(a.file));
+    expect(segments).not.toContain(PT_INTERP);
+    expect(segments).not.toContain(PT_DYNAMIC);
+    // What the component's self-check reads, and the seccomp support a kubelet expects of runc.
+    const { stdout } = await run(a.file, ["--version"]);
+    expect(stdout).toMatch(new RegExp(`^runc version ${version.replace(/\./g, "\\.")}\n`));
+    expect(stdout).toMatch(/^libseccomp: \d+\.\d+\.\d+$/m);
+    // The other arch stays Debian's build: it only gives runc.sha256sum its second line.
+    expect(findArtifact(releases, "runc", version, "arm64").source).toMatch(/^debian runc /);
+  });
+
   it("has checksum files in the upstream formats that verify their artifacts", async () => {
     for (const a of releases.artifacts) {
       const dir = path.dirname(a.file);
@@ -168,16 +185,17 @@ describe("release tree", () => {
     }
   });
 
-  it("leaves the static release out unless asked, so the demo and most tests never wait for its build", async () => {
+  it("leaves the static builds out unless asked, so the demo and most tests never wait for them", async () => {
     const plain = await ensureReleases();
     expect(plain.catalog.containerdStatic).toEqual([]);
     expect(plain.catalog.containerd).toEqual(releases.catalog.containerd);
+    expect(findArtifact(plain, "runc", plain.catalog.runc[0] ?? "").source).toMatch(/^debian runc /);
     expect(plain.root).not.toBe(releases.root);
   });
 
   it("is warm on the second call", async () => {
     const started = Date.now();
-    const again = await ensureReleases({ withStaticContainerd: true });
+    const again = await ensureReleases({ withStaticBuilds: true });
     expect(Date.now() - started).toBeLessThan(2000);
     expect(again.root).toBe(releases.root);
     expect(again.catalog).toEqual(releases.catalog);

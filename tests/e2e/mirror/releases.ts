@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 
 import { type AptSource, debianArchive } from "../aptSources";
-import { ensureStaticContainerd, STATIC_BINARIES, type StaticContainerd } from "./staticBuild";
+import { ensureStaticBuilds, STATIC_BINARIES, type StaticBuilds, type StaticSource } from "./staticBuild";
 
 const run = promisify(execFile);
 
@@ -83,10 +83,11 @@ export interface EnsureReleasesOptions {
   /** Progress messages (cold builds only). */
   log?: (message: string) => void;
   /**
-   * Also serve containerd's static release, built from Debian's sources (a few minutes, once). Off by default:
-   * only the old-glibc tests need it, and the demo and the other tests should not wait for it.
+   * Static builds from Debian's sources (a few minutes, once): also serve containerd's static release, and serve
+   * a static runc for this machine's arch, as upstream's runc releases are, instead of Debian's dynamic one.
+   * Off by default: only the old-glibc tests need them, and the demo and the other tests should not wait.
    */
-  withStaticContainerd?: boolean;
+  withStaticBuilds?: boolean;
 }
 
 /**
@@ -153,11 +154,9 @@ export const CRICTL_SOURCE = path.join(__dirname, "crictl.py");
 export async function ensureReleases(options: EnsureReleasesOptions = {}): Promise<Releases> {
   const cache = options.cacheDir ?? defaultCacheDir();
   const log = options.log ?? (() => undefined);
-  const staticContainerd = options.withStaticContainerd
-    ? await ensureStaticContainerd({ cacheDir: cache, log })
-    : undefined;
+  const staticBuilds = options.withStaticBuilds ? await ensureStaticBuilds({ cacheDir: cache, log }) : undefined;
   const scriptHash = sha256(fs.readFileSync(CRICTL_SOURCE)).slice(0, 12);
-  const final = path.join(cache, `${RECIPE}-${scriptHash}${staticContainerd ? `-${staticContainerd.key}` : ""}`);
+  const final = path.join(cache, `${RECIPE}-${scriptHash}${staticBuilds ? `-${staticBuilds.key}` : ""}`);
   const cached = readManifest(final);
   if (cached) {
     // Mark the tree as in use, so that pruneStale in another process keeps it.
@@ -169,7 +168,7 @@ export async function ensureReleases(options: EnsureReleasesOptions = {}): Promi
   fs.mkdirSync(cache, { recursive: true });
   const work = fs.mkdtempSync(path.join(cache, `.tmp-${RECIPE}-`));
   try {
-    await build(work, log, staticContainerd);
+    await build(work, log, staticBuilds);
     fs.rmSync(path.join(work, "apt"), { recursive: true, force: true });
     fs.chmodSync(work, 0o755); // mkdtemp made it 0700
     try {
@@ -243,7 +242,7 @@ const REQUESTS: DebRequest[] = [
 async function build(
   work: string,
   log: (message: string) => void,
-  staticContainerd: StaticContainerd | undefined,
+  staticBuilds: StaticBuilds | undefined,
 ): Promise<void> {
   const started = Date.now();
   const tree = path.join(work, "tree");
@@ -289,28 +288,48 @@ async function build(
   const packages = packed.map((p) => p.pkg);
   const artifacts = packed.map((p) => p.artifact);
 
-  // containerd's static release: the binaries built from Debian's sources, in the same layout and checksum format.
-  if (staticContainerd !== undefined) {
+  if (staticBuilds !== undefined) {
     const staticArch: Arch = process.arch === "arm64" ? "arm64" : "amd64";
-    const staticPaths = releasePaths("containerd", staticContainerd.version, staticArch, { staticBuild: true });
+    const { suite, goVersion } = staticBuilds;
+    const builtFrom = ({ sourcePackage, debianVersion }: StaticSource): string =>
+      `static build of debian ${sourcePackage} ${debianVersion} (${suite}) with ${goVersion}`;
+
+    // containerd's static release: the binaries built from Debian's sources, in the same layout and checksum format.
+    const containerd = staticBuilds.containerd;
+    const staticPaths = releasePaths("containerd", containerd.version, staticArch, { staticBuild: true });
     const staticOut = path.join(tree, staticPaths.artifact);
     fs.mkdirSync(path.dirname(staticOut), { recursive: true });
     log(`packing ${staticPaths.artifact}`);
-    const staticBin = path.join(staticContainerd.dir, "bin");
     await tarGz(
-      staticContainerd.dir,
+      staticBuilds.dir,
       STATIC_BINARIES.map((b) => `bin/${b}`),
       staticOut,
-      path.join(staticBin, "containerd"),
+      path.join(staticBuilds.dir, "bin", "containerd"),
     );
     const staticDigest = sha256(fs.readFileSync(staticOut));
     fs.writeFileSync(path.join(tree, staticPaths.checksum), `${staticDigest}  ${path.basename(staticOut)}\n`);
-    const { sourcePackage, debianVersion, suite, goVersion } = staticContainerd;
-    const staticSource = `static build of debian ${sourcePackage} ${debianVersion} (${suite}) with ${goVersion}`;
     artifacts.push(
-      describe("containerd", staticContainerd.version, staticArch, true, staticOut, staticDigest, staticSource),
+      describe("containerd", containerd.version, staticArch, true, staticOut, staticDigest, builtFrom(containerd)),
     );
-    packages.push({ name: sourcePackage, debianVersion, version: staticContainerd.version, suite, arch: staticArch });
+    packages.push({ name: containerd.sourcePackage, ...containerd, suite, arch: staticArch });
+
+    // runc: upstream releases only a static runc.<arch>, so the static build takes the place of Debian's.
+    const { runc } = staticBuilds;
+    const index = artifacts.findIndex((a) => a.component === "runc" && a.arch === staticArch);
+    const debianRunc = artifacts[index];
+    if (debianRunc?.version !== runc.version) {
+      throw new Error(
+        `static runc ${runc.version} does not match the mirror's runc ${debianRunc?.version ?? "(none)"}`,
+      );
+    }
+    const runcOut = path.join(tree, releasePaths("runc", runc.version, staticArch).artifact);
+    log(`placing the static runc at ${releasePaths("runc", runc.version, staticArch).artifact}`);
+    fs.copyFileSync(path.join(staticBuilds.dir, "sbin", "runc"), runcOut);
+    fs.chmodSync(runcOut, 0o755);
+    const runcDigest = sha256(fs.readFileSync(runcOut));
+    artifacts[index] = describe("runc", runc.version, staticArch, false, runcOut, runcDigest, builtFrom(runc));
+    const debianPackage = packages.findIndex((p) => p.name === "runc" && p.arch === staticArch);
+    packages.splice(debianPackage, 1, { name: runc.sourcePackage, ...runc, suite, arch: staticArch });
   }
 
   // runc: one runc.sha256sum per release, a "<hex>  runc.<arch>" line per file, sorted.

@@ -1,8 +1,10 @@
-// containerd's static release, which Debian does not ship: built here with
-// Debian's Go from Debian's own containerd sources (golang-github-containerd-
-// containerd-dev, the full tree) and the Go libraries that package depends on,
-// in a Debian sid root; the Go build itself runs offline. Nothing comes from
-// anywhere but the machine's Debian archive.
+// Static builds, as upstream's releases have and Debian does not ship:
+// containerd's static release, and runc, which upstream releases only static.
+// Built here with Debian's Go from Debian's own sources (golang-github-
+// containerd-containerd-dev and golang-github-opencontainers-runc-dev, full
+// trees) and the Go libraries those packages depend on, in a Debian sid root;
+// the Go builds themselves run offline. Nothing comes from anywhere but the
+// machine's Debian archive.
 //
 // Both the build root (about a minute and a half: debootstrap and the Go
 // packages) and the binaries (about a minute of go build on two CPUs) are
@@ -23,29 +25,37 @@ const run = promisify(execFile);
 /** The suite whose containerd sources are built: the one the mirror's dynamic containerd comes from. */
 const SUITE = "sid";
 const SOURCE_PACKAGE = "golang-github-containerd-containerd-dev";
-const ROOT_PACKAGES = ["golang-go", SOURCE_PACKAGE];
+const RUNC_SOURCE_PACKAGE = "golang-github-opencontainers-runc-dev";
+// runc needs cgo (its nsenter is C) and libseccomp, linked statically as upstream's runc.<arch> is.
+const ROOT_PACKAGES = ["golang-go", SOURCE_PACKAGE, RUNC_SOURCE_PACKAGE, "gcc", "libc6-dev", "libseccomp-dev"];
 /** The binaries of containerd's release tarballs, under bin/. */
 export const STATIC_BINARIES = ["containerd", "containerd-shim-runc-v2", "ctr"] as const;
 
 /** The containerd v2 module in the build root, where Debian installs it (the directory above is the 1.x import path). */
 const SOURCE_DIR = "/usr/share/gocode/src/github.com/containerd/containerd/v2";
+const RUNC_SOURCE_DIR = "/usr/share/gocode/src/github.com/opencontainers/runc";
 
 // GOPATH mode: Debian lays its Go libraries out as one GOPATH (containerd's under
 // its /v2 import path), so the build needs no module download. No cgo, so no libc
 // at all (btrfs, the one builtin that needs cgo, is left out); -trimpath and
 // -s -w as upstream's release builds; the version stamped as upstream's.
+// runc as upstream's \`make static\`: cgo, seccomp, glibc and libseccomp linked in.
 const BUILD_SCRIPT = `set -eu
+upstream() { v=\${1%%+*}; echo "\${v%%~*}"; }
 version=$(dpkg-query -W -f='\${Version}' ${SOURCE_PACKAGE})
-upstream=\${version%%+*}
-upstream=\${upstream%%~*}
+runc_version=$(dpkg-query -W -f='\${Version}' ${RUNC_SOURCE_PACKAGE})
 pkg=github.com/containerd/containerd/v2
-export GO111MODULE=off GOPATH=/usr/share/gocode CGO_ENABLED=0 GOPROXY=off GOTOOLCHAIN=local GOCACHE=/tmp/go-cache HOME=/tmp
-mkdir -p /out/bin
+export GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOTOOLCHAIN=local GOCACHE=/tmp/go-cache HOME=/tmp
+mkdir -p /out/bin /out/sbin
 cd ${SOURCE_DIR}
-go build -trimpath -tags "no_btrfs netgo osusergo static_build" \\
-  -ldflags "-s -w -X $pkg/version.Version=v$upstream -X $pkg/version.Revision=debian-$version -X $pkg/version.Package=$pkg" \\
+CGO_ENABLED=0 go build -trimpath -tags "no_btrfs netgo osusergo static_build" \\
+  -ldflags "-s -w -X $pkg/version.Version=v$(upstream "$version") -X $pkg/version.Revision=debian-$version -X $pkg/version.Package=$pkg" \\
   -o /out/bin/ ${STATIC_BINARIES.map((b) => `./cmd/${b}`).join(" ")}
-printf '%s\\n%s\\n%s\\n' "$upstream" "$version" "$(go version)" > /out/versions
+cd ${RUNC_SOURCE_DIR}
+CGO_ENABLED=1 go build -trimpath -tags "seccomp netgo osusergo" \\
+  -ldflags "-s -w -linkmode external -extldflags -static -X main.version=$(upstream "$runc_version") -X main.gitCommit=debian-$runc_version" \\
+  -o /out/sbin/runc .
+printf '%s\\n%s\\n%s\\n%s\\n%s\\n' "$(upstream "$version")" "$version" "$(go version)" "$(upstream "$runc_version")" "$runc_version" > /out/versions
 `;
 
 /** Bump when the build root's making changes. */
@@ -53,14 +63,21 @@ const ROOT_RECIPE = { v: 1, suite: SUITE, packages: ROOT_PACKAGES };
 /** Bump (or edit the script) when the build changes. */
 const BUILD_RECIPE = { v: 1, script: BUILD_SCRIPT };
 
-export interface StaticContainerd {
-  /** Holds bin/containerd, bin/containerd-shim-runc-v2 and bin/ctr. */
-  dir: string;
+/** One project's static build: its upstream version and the Debian sources it came from. */
+export interface StaticSource {
   /** Upstream version, e.g. "2.1.9". */
   version: string;
-  /** The Debian package of the sources, its version (e.g. "2.1.9+ds1-5") and suite. */
+  /** The Debian package of the sources and its version (e.g. "2.1.9+ds1-5"). */
   sourcePackage: string;
   debianVersion: string;
+}
+
+export interface StaticBuilds {
+  /** Holds bin/containerd, bin/containerd-shim-runc-v2, bin/ctr and sbin/runc. */
+  dir: string;
+  containerd: StaticSource;
+  runc: StaticSource;
+  /** The suite of the sources. */
   suite: string;
   /** `go version` of the compiler. */
   goVersion: string;
@@ -76,23 +93,23 @@ export interface StaticBuildOptions {
 const key = (recipe: object): string =>
   crypto.createHash("sha256").update(JSON.stringify(recipe)).digest("hex").slice(0, 12);
 
-/** Builds (once) and returns containerd's static binaries. Needs root (debootstrap, chroot). */
-export async function ensureStaticContainerd({ cacheDir, log }: StaticBuildOptions): Promise<StaticContainerd> {
+/** Builds (once) and returns the static containerd and runc. Needs root (debootstrap, chroot). */
+export async function ensureStaticBuilds({ cacheDir, log }: StaticBuildOptions): Promise<StaticBuilds> {
   const rootKey = key({ ...ROOT_RECIPE, arch: process.arch });
   const buildKey = key({ rootKey, ...BUILD_RECIPE });
-  const out = path.join(cacheDir, `static-containerd-${buildKey}`);
+  const out = path.join(cacheDir, `static-builds-${buildKey}`);
   const cached = readBuild(out, buildKey);
   if (cached) return cached;
 
   fs.mkdirSync(cacheDir, { recursive: true });
-  const lock = path.join(cacheDir, "static-containerd.lock");
-  await acquireLock(lock, "another process building containerd's static release", 60 * 60_000);
+  const lock = path.join(cacheDir, "static-builds.lock");
+  await acquireLock(lock, "another process building the static containerd and runc", 60 * 60_000);
   try {
     const again = readBuild(out, buildKey);
     if (again) return again;
     const root = await ensureBuildRoot(cacheDir, rootKey, log);
     const started = Date.now();
-    log(`building containerd's static binaries from ${SOURCE_PACKAGE} (${SUITE})`);
+    log(`building static containerd and runc from ${SOURCE_PACKAGE} and ${RUNC_SOURCE_PACKAGE} (${SUITE})`);
     const work = path.join(root, "out");
     fs.rmSync(work, { recursive: true, force: true });
     await inRoot(root, ["/bin/sh", "-c", BUILD_SCRIPT]);
@@ -101,28 +118,35 @@ export async function ensureStaticContainerd({ cacheDir, log }: StaticBuildOptio
     fs.renameSync(work, tmp);
     fs.rmSync(path.join(root, "tmp", "go-cache"), { recursive: true, force: true });
     fs.renameSync(tmp, out);
-    log(`static containerd built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    log(`static containerd and runc built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     fs.rmSync(lock, { force: true });
   }
   const built = readBuild(out, buildKey);
-  if (!built) throw new Error(`static containerd build at ${out} is incomplete`);
+  if (!built) throw new Error(`static build at ${out} is incomplete`);
   return built;
 }
 
-function readBuild(dir: string, buildKey: string): StaticContainerd | undefined {
+function readBuild(dir: string, buildKey: string): StaticBuilds | undefined {
   let lines: string[];
   try {
     lines = fs.readFileSync(path.join(dir, "versions"), "utf8").split("\n");
   } catch {
     return undefined;
   }
-  const [version, debianVersion, goVersion] = lines;
-  if (!version || !debianVersion || !goVersion) return undefined;
-  return { dir, version, sourcePackage: SOURCE_PACKAGE, debianVersion, suite: SUITE, goVersion, key: buildKey };
+  const [version, debianVersion, goVersion, runcVersion, runcDebianVersion] = lines;
+  if (!version || !debianVersion || !goVersion || !runcVersion || !runcDebianVersion) return undefined;
+  return {
+    dir,
+    containerd: { version, sourcePackage: SOURCE_PACKAGE, debianVersion },
+    runc: { version: runcVersion, sourcePackage: RUNC_SOURCE_PACKAGE, debianVersion: runcDebianVersion },
+    suite: SUITE,
+    goVersion,
+    key: buildKey,
+  };
 }
 
-/** The sid root with Debian's Go and containerd's sources; built once (we hold the lock). */
+/** The sid root with Debian's Go, a C toolchain, and containerd's and runc's sources; built once (we hold the lock). */
 async function ensureBuildRoot(cacheDir: string, rootKey: string, log: (message: string) => void): Promise<string> {
   const root = path.join(cacheDir, `gobuild-root-${rootKey}`);
   const stamp = path.join(root, "etc", "cw-e2e-gobuild-root");
@@ -133,7 +157,7 @@ async function ensureBuildRoot(cacheDir: string, rootKey: string, log: (message:
 
   const started = Date.now();
   const archive = debianArchive().uri;
-  log(`debootstrap ${SUITE} (minbase) for the static containerd build from ${archive}`);
+  log(`debootstrap ${SUITE} (minbase) for the static builds from ${archive}`);
   await run("debootstrap", ["--variant=minbase", SUITE, tmp, archive], { maxBuffer: 64 << 20 });
   // apt in the root reaches the archive with the host's network and resolver.
   fs.rmSync(path.join(tmp, "etc", "resolv.conf"), { force: true });
