@@ -5,8 +5,8 @@
  * the fix, and no containerd is installed.
  *
  * Then `staticBuild: true`: the mirror's static containerd 2.1.9 (built from Debian's own sources, no libc
- * at all) installs, and with the mirror's runc, static as upstream's is, the worker converges: containerd
- * enabled and running under the component's unit, verified over CRI, and runc starting a container.
+ * at all) installs, and with the mirror's runc and CNI plugins, static as upstream's are, the worker converges:
+ * containerd enabled and running under the component's unit, verified over CRI, runc starting a container.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATHS } from "../../components/catalog";
@@ -86,6 +86,8 @@ describe("issue 5.4: a containerd that cannot run on the worker's glibc", () => 
       "enabled\nactive\n",
     );
     expect(await lab.onWorker("crictl version")).toMatch(/^RuntimeVersion:\s+v?2\.1\.9$/m);
+    // The CNI plugins, static as upstream's, passed their self-check here and answer as a runtime asks them.
+    expect(await lab.onWorker(`CNI_COMMAND=VERSION ${PATHS.cniBinDir}/bridge`)).toContain('"supportedVersions"');
   });
 
   it("runs a container there: runc, static as upstream's, works on glibc 2.31", async () => {

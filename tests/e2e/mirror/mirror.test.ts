@@ -45,9 +45,14 @@ function elfSegmentTypes(elf: Buffer): number[] {
 }
 
 /** Runs a command; resolves with its exit code and output instead of throwing. */
-async function exec(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}) {
+async function exec(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; input?: string | Buffer; env?: Record<string, string> } = {},
+) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(cmd, args, { cwd: opts.cwd, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    const env = opts.env === undefined ? undefined : { ...process.env, ...opts.env };
+    const child = execFile(cmd, args, { cwd: opts.cwd, env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
       resolve({ code, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -156,6 +161,32 @@ describe("release tree", () => {
     expect(findArtifact(releases, "runc", version, "arm64").source).toMatch(/^debian runc /);
   });
 
+  it("serves static CNI plugins, as upstream's are, built from Debian's source package", async () => {
+    const version = releases.catalog.cni[0] ?? "";
+    const a = findArtifact(releases, "cni", version, "amd64");
+    expect(a.source).toMatch(/^static build of debian golang-github-containernetworking-plugins \S+ \(sid\) with go/);
+    const dir = path.join(scratch, "static-cni");
+    fs.mkdirSync(dir);
+    await run("tar", ["-xzf", a.file, "-C", dir]);
+    // Upstream's Linux release set, every one of them static.
+    const plugins = fs.readdirSync(dir).sort();
+    expect(plugins).toEqual(
+      expect.arrayContaining(["bandwidth", "bridge", "dhcp", "firewall", "host-device", "host-local", "ipvlan"]),
+    );
+    expect(plugins).toEqual(
+      expect.arrayContaining(["loopback", "macvlan", "portmap", "ptp", "static", "tuning", "vlan"]),
+    );
+    for (const plugin of plugins) {
+      const segments = elfSegmentTypes(fs.readFileSync(path.join(dir, plugin)));
+      expect(segments, plugin).not.toContain(PT_INTERP);
+    }
+    // The version stamped where upstream's build stamps it, and the VERSION answer the component's self-check reads.
+    const about = await exec(path.join(dir, "loopback"), []);
+    expect(about.stdout + about.stderr).toContain(`CNI loopback plugin v${version}`);
+    const answer = await exec(path.join(dir, "loopback"), [], { env: { CNI_COMMAND: "VERSION" } });
+    expect(JSON.parse(answer.stdout)).toHaveProperty("supportedVersions");
+  });
+
   it("has checksum files in the upstream formats that verify their artifacts", async () => {
     for (const a of releases.artifacts) {
       const dir = path.dirname(a.file);
@@ -190,6 +221,9 @@ describe("release tree", () => {
     expect(plain.catalog.containerdStatic).toEqual([]);
     expect(plain.catalog.containerd).toEqual(releases.catalog.containerd);
     expect(findArtifact(plain, "runc", plain.catalog.runc[0] ?? "").source).toMatch(/^debian runc /);
+    expect(findArtifact(plain, "cni", plain.catalog.cni[0] ?? "").source).toMatch(
+      /^debian containernetworking-plugins /,
+    );
     expect(plain.root).not.toBe(releases.root);
   });
 

@@ -84,7 +84,8 @@ export interface EnsureReleasesOptions {
   log?: (message: string) => void;
   /**
    * Static builds from Debian's sources (a few minutes, once): also serve containerd's static release, and serve
-   * a static runc for this machine's arch, as upstream's runc releases are, instead of Debian's dynamic one.
+   * a static runc and static CNI plugins for this machine's arch, as upstream releases them, instead of Debian's
+   * dynamic builds.
    * Off by default: only the old-glibc tests need them, and the demo and the other tests should not wait.
    */
   withStaticBuilds?: boolean;
@@ -313,23 +314,43 @@ async function build(
     );
     packages.push({ name: containerd.sourcePackage, ...containerd, suite, arch: staticArch });
 
-    // runc: upstream releases only a static runc.<arch>, so the static build takes the place of Debian's.
-    const { runc } = staticBuilds;
-    const index = artifacts.findIndex((a) => a.component === "runc" && a.arch === staticArch);
-    const debianRunc = artifacts[index];
-    if (debianRunc?.version !== runc.version) {
-      throw new Error(
-        `static runc ${runc.version} does not match the mirror's runc ${debianRunc?.version ?? "(none)"}`,
+    // runc and the CNI plugins: upstream releases them only static, so the static builds take Debian's place.
+    const replace = (component: "runc" | "cni", build: StaticSource, out: string, debianName: string): void => {
+      const index = artifacts.findIndex((a) => a.component === component && a.arch === staticArch);
+      const debian = artifacts[index];
+      if (debian?.version !== build.version) {
+        throw new Error(
+          `static ${component} ${build.version} does not match the mirror's ${debian?.version ?? "(none)"}`,
+        );
+      }
+      artifacts[index] = describe(
+        component,
+        build.version,
+        staticArch,
+        false,
+        out,
+        sha256(fs.readFileSync(out)),
+        builtFrom(build),
       );
-    }
+      const pkg = packages.findIndex((p) => p.name === debianName && p.arch === staticArch);
+      packages.splice(pkg, 1, { name: build.sourcePackage, ...build, suite, arch: staticArch });
+    };
+    const { runc, cni } = staticBuilds;
     const runcOut = path.join(tree, releasePaths("runc", runc.version, staticArch).artifact);
     log(`placing the static runc at ${releasePaths("runc", runc.version, staticArch).artifact}`);
     fs.copyFileSync(path.join(staticBuilds.dir, "sbin", "runc"), runcOut);
     fs.chmodSync(runcOut, 0o755);
-    const runcDigest = sha256(fs.readFileSync(runcOut));
-    artifacts[index] = describe("runc", runc.version, staticArch, false, runcOut, runcDigest, builtFrom(runc));
-    const debianPackage = packages.findIndex((p) => p.name === "runc" && p.arch === staticArch);
-    packages.splice(debianPackage, 1, { name: runc.sourcePackage, ...runc, suite, arch: staticArch });
+    replace("runc", runc, runcOut, "runc");
+    const cniPaths = releasePaths("cni", cni.version, staticArch);
+    const cniOut = path.join(tree, cniPaths.artifact);
+    log(`packing the static CNI plugins at ${cniPaths.artifact}`);
+    const cniDir = path.join(staticBuilds.dir, "cni");
+    await tarGz(cniDir, ["."], cniOut, path.join(cniDir, "bridge"));
+    replace("cni", cni, cniOut, "containernetworking-plugins");
+    fs.writeFileSync(
+      path.join(tree, cniPaths.checksum),
+      `${sha256(fs.readFileSync(cniOut))}  ${path.basename(cniOut)}\n`,
+    );
   }
 
   // runc: one runc.sha256sum per release, a "<hex>  runc.<arch>" line per file, sorted.
