@@ -102,13 +102,28 @@ export interface Artifact {
   checksumFormat: ChecksumFormat;
   packaging: Packaging;
   /**
-   * A command (run in the unpacked directory, on the new binary, before it is installed) whose output must
-   * contain `version`. It proves the binary is whole and runs on this worker
-   * (a too-old glibc fails here, not after install). Absent where the release has no such flag.
+   * How the install step runs one new binary before installing it: proof that it is whole and runs on this
+   * worker (a too-old glibc or another arch fails here, not after install).
    */
-  selfCheck?: string;
+  selfCheck: SelfCheck;
   /** What to tell the user when the self-check fails with the dynamic loader's glibc message. */
   glibcHint?: string;
+}
+
+/** A run of one binary of a release, in the directory it was unpacked to. */
+export interface SelfCheck {
+  /** The binary's file name. */
+  binary: string;
+  args: string[];
+  /** Environment for the run. */
+  env: Record<string, string>;
+  /** Text its output must contain, and how an error names it: the release's version, or (CNI) the answer's key. */
+  expect: { text: string; what: string };
+}
+
+/** `binary --version`, whose output must name the release's version. */
+function versionCheck(binary: string, version: string): SelfCheck {
+  return { binary, args: ["--version"], env: {}, expect: { text: version, what: `version ${version}` } };
 }
 
 /** Which config.toml schema a containerd version reads (see `configSchemaFor`). */
@@ -162,7 +177,7 @@ export function artifactFor(
         checksumUrl: `${url}.sha256sum`,
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
-        selfCheck: "containerd --version",
+        selfCheck: versionCheck("containerd", version),
         // containerd's dynamic build needs glibc >= 2.35 from 2.1.0 on; the static one runs anywhere.
         ...(staticBuild
           ? {}
@@ -184,7 +199,7 @@ export function artifactFor(
         checksumUrl: `${base}/runc.sha256sum`,
         checksumFormat: "named-line",
         packaging: { kind: "binary", installAs: PATHS.runcBinary },
-        selfCheck: "runc --version",
+        selfCheck: versionCheck("runc", version),
       };
     }
     case "cni": {
@@ -199,6 +214,14 @@ export function artifactFor(
         checksumUrl: `${url}.sha256`,
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: ".", intoDir: PATHS.cniBinDir },
+        // A plugin asked for its VERSION answers with the CNI spec versions it speaks, not its own release
+        // (builds other than upstream's may not know theirs): proof enough that the plugins run here.
+        selfCheck: {
+          binary: "loopback",
+          args: [],
+          env: { CNI_COMMAND: "VERSION" },
+          expect: { text: '"supportedVersions"', what: "a CNI VERSION answer" },
+        },
       };
     }
     case "crictl": {
@@ -213,7 +236,7 @@ export function artifactFor(
         checksumUrl: `${url}.sha256`,
         checksumFormat: "bare-hex",
         packaging: { kind: "tarball", member: ".", intoDir: PATHS.crictlBinDir },
-        selfCheck: "crictl --version",
+        selfCheck: versionCheck("crictl", version),
       };
     }
   }

@@ -191,11 +191,12 @@ function unpack(artifact: Artifact): string {
 }
 
 function selfCheck(artifact: Artifact): string {
-  if (artifact.selfCheck === undefined) return "";
-  const binary = artifact.selfCheck.split(" ")[0];
+  const { binary, args, env, expect } = artifact.selfCheck;
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)}`);
+  const command = [...assignments, `"$src"/${shellQuote(binary)}`, ...args.map(shellQuote)].join(" ");
   return [
     "# Run the new binary before installing it: a truncated file or a glibc too old for it fails here.",
-    `if ! out=$("$src"/${artifact.selfCheck} 2>&1); then`,
+    `if ! out=$(${command} 2>&1); then`,
     ...(artifact.glibcHint === undefined
       ? []
       : [
@@ -203,7 +204,7 @@ function selfCheck(artifact: Artifact): string {
         ]),
     `  fail "${binary} from $file does not run on this worker: $out"`,
     "fi",
-    `[[ $out == *${shellQuote(artifact.version)}* ]] || fail "$file reports '$out', expected version ${artifact.version}"`,
+    `[[ $out == *${shellQuote(expect.text)}* ]] || fail "${binary} from $file answered '$out', expected "${shellQuote(expect.what)}`,
   ].join("\n");
 }
 

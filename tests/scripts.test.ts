@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part } from "../components/catalog";
+import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part, PARTS } from "../components/catalog";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
 import { CHECKSUM_PICK, installScript, PURGED_STATE_DIRS, resetScript, SHIMS_FUNCTION } from "../components/scripts";
 import { SCRIPT_DELIMITER, shellQuote } from "../components/shell";
@@ -224,6 +224,60 @@ describe("the reset script (destroy)", () => {
     } finally {
       for (const p of Object.values(processes)) p.kill("SIGKILL");
     }
+  });
+});
+
+describe("the install step's self-check", () => {
+  // The self-check lines of each part's install script, run against a stand-in for the binary it names
+  // in a directory playing the unpacked stage.
+  const selfCheckLines = (part: Part): string => {
+    const body = installScript(
+      { worker: "w", step: "runc" },
+      artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL),
+    );
+    const lines = body.split("\n");
+    const from = lines.findIndex((line) => line.startsWith("if ! out="));
+    const to = lines.findIndex((line, i) => i > from && line.startsWith("[[ $out == "));
+    return lines.slice(from, to + 1).join("\n");
+  };
+  const runWith = (part: Part, standIn: string) => {
+    const { binary } = artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL).selfCheck;
+    const src = fs.mkdtempSync(path.join(os.tmpdir(), "selfcheck-"));
+    fs.writeFileSync(path.join(src, binary), `#!/bin/sh\n${standIn}\n`, { mode: 0o755 });
+    const result = spawnSync(
+      "bash",
+      ["-c", `fail() { echo "$*" >&2; exit 1; }\nfile=release.tgz\nsrc=${src}\n${selfCheckLines(part)}`],
+      { encoding: "utf8" },
+    );
+    fs.rmSync(src, { recursive: true });
+    return result;
+  };
+  // What each release's binary answers, in the form the check must accept; a CNI plugin answers only
+  // when asked for its VERSION, as a runtime asks.
+  const ANSWERS: Record<Part, string> = {
+    containerd: 'echo "containerd github.com/containerd/containerd/v2 v1.2.3 abcdef"',
+    runc: 'printf "runc version 1.2.3\\ncommit: v1.2.3-0-g0\\n"',
+    cni: '[ "$CNI_COMMAND" = VERSION ] && echo \'{"cniVersion":"1.1.0","supportedVersions":["0.4.0","1.0.0","1.1.0"]}\'',
+    crictl: 'echo "crictl version v1.2.3"',
+  };
+
+  it.each(PARTS)("%s: passes on the binary's own answer", (part) => {
+    const result = runWith(part, ANSWERS[part]);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it.each(PARTS)("%s: fails, naming the binary, the file and what it expected, on another answer", (part) => {
+    const result = runWith(part, 'echo "something else"');
+    expect(result.status).toBe(1);
+    const { binary, expect: wanted } = artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL).selfCheck;
+    expect(result.stderr).toBe(`${binary} from release.tgz answered 'something else', expected ${wanted.what}\n`);
+  });
+
+  it.each(PARTS)("%s: fails with the binary's own error when it does not run", (part) => {
+    const result = runWith(part, 'echo "cannot execute binary file: Exec format error" >&2; exit 126');
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/ from release\.tgz does not run on this worker: cannot execute binary file/);
   });
 });
 
