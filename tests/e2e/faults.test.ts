@@ -1,8 +1,8 @@
 /**
  * Faults on the host side: a bad checksum, a corrupt, missing or truncated
- * download, a sudo that wants a password, an apply killed mid-way. Each gives
- * an error naming the worker and the step, and leaves the installed runtime
- * as it was; the next apply converges.
+ * download, a sudo that wants a password, an apply killed mid-way, a containerd
+ * that will not start. Each gives an error naming the worker and the step, and
+ * leaves the installed runtime as it was; the next apply converges.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -110,5 +110,35 @@ describe("7. an apply killed mid-way converges on the next one", () => {
       "find /usr/local/bin /usr/local/sbin /opt/cni/bin -maxdepth 1 -name '.containerd-worker-stage.*' -print",
     );
     expect(stages).toBe("");
+  });
+});
+
+describe("a containerd that won't start", () => {
+  it("fails the unit step with the unit's status and journal, naming the worker and the step", async () => {
+    expectOk(await lab.destroy());
+    // A host fault the component did not make: a file sits where containerd keeps its state and socket.
+    await lab.onWorker("rm -rf /run/containerd && echo junk >/run/containerd");
+    const result = await lab.up();
+    expect(result.ok).toBe(false);
+    expect(result.errors).toHaveLength(1);
+    const error = result.errors[0] ?? "";
+    expect(error).toContain(`containerd-worker: worker ${worker}, step unit: containerd is not running after start:`);
+    // systemd's own words and containerd's, from the journal: the cause is in the error.
+    expect(error).toMatch(/containerd\.service/);
+    expect(error).toContain("/run/containerd: not a directory");
+    const ran = stepsRun(result, worker);
+    expect(ran).toContain("unit:create");
+    expect(ran.filter((step) => /^(restart|verify):/.test(step))).toEqual([]);
+  });
+
+  it("converges on the next up once the host is fixed", async () => {
+    await lab.onWorker("rm /run/containerd");
+    const result = expectOk(await lab.up());
+    expect(stepsRun(result, worker)).toEqual(["unit:create", "verify:create"]);
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
+    expect(await lab.onWorker("systemctl is-enabled containerd; systemctl is-active containerd")).toBe(
+      "enabled\nactive\n",
+    );
   });
 });
