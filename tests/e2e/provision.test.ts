@@ -26,6 +26,8 @@ describe("a worker through the program's life cycle", () => {
     const result = expectOk(await lab.up());
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
     expect(await lab.onWorker("systemctl is-enabled containerd")).toBe("enabled\n");
+    // systemd has loaded everything the unit step wrote and enabled: nothing is left "changed on disk".
+    expect(await lab.onWorker("systemctl show -p NeedDaemonReload --value containerd")).toBe("no\n");
 
     const crictl = await lab.onWorker("crictl version");
     const workerOutputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
