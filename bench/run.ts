@@ -730,7 +730,7 @@ function whereTheTimeGoes(r: Results): string[] {
       `of index.ts), about ${ms((hundredProgram - oneProgram) / 99)} per added worker (${resources} resources each). ` +
       `A CPU profile of a 100-worker run puts much of it in the Pulumi runtime capturing \`new Error().stack\` for every ` +
       `resource and debuggable promise, which tsx's source-map support then maps (node:internal/source_map/prepare_stack_trace), ` +
-      `and in module loading/transpiling (@pulumi/aws, @pulumi/command, @pulumi/pulumi/automation); with source maps off the same ` +
+      `and in loading and transpiling modules (@pulumi/pulumi, @pulumi/command, index.ts and the components; an EC2-less stack never loads @pulumi/aws); with source maps off the same ` +
       `run takes ${seconds(noMaps)} (diagnostic only, not a goal figure).\n` +
       `  The baseline shows where the floor is. 100 components of ${BARE_COMMANDS.asMany} commands that send nothing but \`true\`, ` +
       `under the same mocks, take ${seconds(bareAsMany)}: the component's own rendering and wiring add ` +
