@@ -97,14 +97,19 @@ const targets: WorkerTarget[] =
       }))
     : ec2Targets(stack.workers.ec2, stack.sshUser);
 
-const runtimes = targets.map(
-  (target) =>
+const runtimes: ContainerdWorker[] = [];
+for (const target of targets) {
+  const previous = runtimes.at(-1);
+  runtimes.push(
     new ContainerdWorker(target.name, {
       ...stack.options,
       detectHostDrift: stack.detectHostDrift,
       connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey, proxy },
+      // One at a time: each worker waits for the one before it, in the order the workers are listed.
+      after: stack.rollout === "one-at-a-time" && previous !== undefined ? [previous] : undefined,
     }),
-);
+  );
+}
 
 /** A value every worker must agree on; a worker that disagrees fails the update by name. */
 function agreed(what: string, values: pulumi.Output<string>[]): pulumi.Output<string> {

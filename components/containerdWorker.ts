@@ -39,6 +39,14 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * running Pulumi cannot reach the worker.
    */
   detectHostDrift?: boolean;
+  /**
+   * What this worker waits for before any of its steps runs, on every up and destroy alike: give it
+   * the worker before it to roll a change out one worker at a time. A worker is then touched only once
+   * the one before it has run the change and answered CRI with it, and a change that breaks containerd
+   * stops at the first worker it breaks (Pulumi starts no step after a failed one). A component counts
+   * with all its children. Default: nothing, every worker at once.
+   */
+  after?: pulumi.Resource[];
 }
 
 const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
@@ -169,7 +177,11 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         },
         {
           parent: this,
-          dependsOn: step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
+          dependsOn: [
+            ...step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
+            // Every other step runs after ready, so waiting there holds the whole worker.
+            ...(step.id === "ready" ? (args.after ?? []) : []),
+          ],
           // The readiness gate may take this long; an engine timeout must not cut it short.
           customTimeouts: step.id === "ready" ? { create: `${readyGate.worstCaseSeconds}s` } : undefined,
         },

@@ -33,6 +33,13 @@ export interface Bastion {
   port?: number;
 }
 
+/**
+ * How a change reaches the workers: `all-at-once` (the default), or `one-at-a-time`, each worker after the one
+ * before it has run the change and answered CRI with it, so a change that breaks containerd stops at one worker.
+ */
+export const ROLLOUTS = ["all-at-once", "one-at-a-time"] as const;
+export type Rollout = (typeof ROLLOUTS)[number];
+
 export interface StackConfig {
   /** Existing hosts, or EC2 instances to create: exactly one of the two. */
   workers: { kind: "hosts"; hosts: ExistingHost[] } | { kind: "ec2"; ec2: Ec2Workers };
@@ -42,6 +49,7 @@ export interface StackConfig {
   bastion?: Bastion;
   /** Read each worker on preview and up to report and repair host drift. */
   detectHostDrift: boolean;
+  rollout: Rollout;
   options: WorkerOptionsInput;
 }
 
@@ -148,6 +156,11 @@ export function readStackConfig(config: ConfigSource): StackConfig {
   const bastionSpec = config.get("bastion");
   const bastion = bastionSpec === undefined ? undefined : parseBastion(bastionSpec);
   const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;
+  const rollout = config.get("rollout") ?? "all-at-once";
+  if (!(ROLLOUTS as readonly string[]).includes(rollout)) {
+    throw new InvalidInputError("rollout", `${JSON.stringify(rollout)} is not one of ${ROLLOUTS.join(", ")}`);
+  }
+  const common = { sshUser, bastion, detectHostDrift, rollout: rollout as Rollout, options };
 
   const specs = config.getObject<unknown>("hosts") ?? [];
   if (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string")) {
@@ -160,7 +173,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
       names.add(host.name);
     }
-    return { workers: { kind: "hosts", hosts }, sshUser, bastion, detectHostDrift, options };
+    return { workers: { kind: "hosts", hosts }, ...common };
   }
 
   const count = config.getNumber("workerCount") ?? 2;
@@ -187,10 +200,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
         subnetId: config.get("subnetId"),
       },
     },
-    sshUser,
-    bastion,
-    detectHostDrift,
-    options,
+    ...common,
   };
 }
 

@@ -23,6 +23,11 @@ describe("the program with existing hosts", () => {
     expect(run.registrations.filter((r) => r.type.startsWith("aws:"))).toEqual([]);
   });
 
+  it("rolls a change out to every worker at once by default: no worker waits for another", () => {
+    expect(run.byName("worker-a-ready").dependsOn).toEqual([]);
+    expect(run.byName("worker-b-ready").dependsOn).toEqual([]);
+  });
+
   it("connects with each host's address, user and port and the secret key", () => {
     const unwrap = (v: unknown) => (v as { value: Record<string, unknown> }).value;
     expect(unwrap(run.byName("worker-a-ready").inputs.connection)).toMatchObject({

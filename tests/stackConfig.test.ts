@@ -113,6 +113,11 @@ describe("readStackConfig", () => {
     expect(readStackConfig(source(EC2)).options.containerdSettings).toBeUndefined();
   });
 
+  it("rolls changes out to all workers at once unless asked for one at a time", () => {
+    expect(readStackConfig(source(EC2)).rollout).toBe("all-at-once");
+    expect(readStackConfig(source({ ...EC2, rollout: "one-at-a-time" })).rollout).toBe("one-at-a-time");
+  });
+
   it("passes pinned checksums through", () => {
     const sha = "f".repeat(64);
     expect(readStackConfig(source({ ...EC2, runcSha256: sha, crictlSha256: sha })).options.checksums).toEqual({
@@ -129,6 +134,7 @@ describe("readStackConfig", () => {
     [{ ...EC2, sshCidr: "300.1.1.1/32" }, /invalid sshCidr/],
     [{ ...EC2, workerCount: 0 }, /invalid workerCount/],
     [{ ...EC2, arch: "ppc64le" }, /invalid arch/],
+    [{ ...EC2, rollout: "serial" }, /invalid rollout: "serial" is not one of all-at-once, one-at-a-time/],
     [{ ...EC2, registries: ["docker.io"] }, /invalid registries: .*not an object keyed by registry host/],
     [
       { ...EC2, registries: { "docker.io": { mirrors: [{ host: "mirror:5000" }] } } },
