@@ -70,6 +70,12 @@ export const PATHS = {
 /** Holds the digest of the last plan the verify step proved on this worker. */
 export const VERIFIED_PLAN_FILE = `${PATHS.manifestDir}/verified-plan`;
 
+/**
+ * A copy of the config.toml containerd last ran with and answered CRI, kept by the verify step: what the
+ * restart step puts back when containerd will not start with a new one.
+ */
+export const VERIFIED_CONFIG_FILE = `${PATHS.manifestDir}/config.toml.verified`;
+
 /** The socket containerd serves (CRI and its own API). */
 export const RUNTIME_SOCKET = `${PATHS.containerdState}/containerd.sock`;
 

@@ -14,6 +14,7 @@ import {
   MACHINE_ARCH,
   PATHS,
   RUNTIME_SOCKET,
+  VERIFIED_CONFIG_FILE,
   VERIFIED_PLAN_FILE,
 } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
@@ -309,14 +310,14 @@ export function writeFileScript(label: StepLabel, path: string): string {
   );
 }
 
-/** Removes a file the component wrote, and its directory if that is left empty. */
-export function removeFileScript(label: StepLabel, path: string): string {
-  const dir = path.slice(0, path.lastIndexOf("/"));
+/** Removes files the component wrote, and their directories if those are left empty. */
+export function removeFileScript(label: StepLabel, ...paths: [string, ...string[]]): string {
+  const dirs = [...new Set(paths.map((path) => path.slice(0, path.lastIndexOf("/"))))].filter((dir) => dir !== "/etc");
   return script(
     scriptHeader(label),
-    `rm -f -- ${shellQuote(path)}`,
-    dir === "/etc" ? "" : `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`,
-    `echo "removed ${path}"`,
+    `rm -f -- ${paths.map(shellQuote).join(" ")}`,
+    ...dirs.map((dir) => `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`),
+    `echo "removed ${paths.join(", ")}"`,
   );
 }
 
@@ -485,6 +486,8 @@ export function unitScript(label: StepLabel): string {
     "elif (( changed )); then",
     "  systemctl daemon-reload",
     "fi",
+    "# Earlier failed starts must not leave systemd refusing this one (its start limit).",
+    "systemctl reset-failed containerd 2>/dev/null || true",
     "if (( changed )) && systemctl is-active --quiet containerd; then",
     '  systemctl restart containerd || fail_not_running "restart"',
     '  echo "unit changed: containerd restarted"',
@@ -669,12 +672,32 @@ function checkInstalledState(state: RuntimeState): string {
  * both. Containers survive: the unit's KillMode=process leaves the shims alone.
  */
 export function restartScript(label: StepLabel, state: RuntimeState): string {
+  const config = shellQuote(PATHS.containerdConfig);
+  const verified = shellQuote(VERIFIED_CONFIG_FILE);
   return script(
     scriptHeader(label),
     FAIL_WITH_JOURNAL,
+    PLACE_FUNCTION,
     checkInstalledState(state),
-    'systemctl restart containerd || fail_not_running "restart"',
-    'systemctl is-active --quiet containerd || fail_not_running "restart"',
+    "# reset-failed first: earlier failed starts must not leave systemd refusing this one (its start limit).",
+    "restarted() {",
+    "  systemctl reset-failed containerd 2>/dev/null || true",
+    "  systemctl restart containerd && systemctl is-active --quiet containerd",
+    "}",
+    "if ! restarted; then",
+    "  # A new config.toml that containerd will not start with: put back the one it last ran with and",
+    "  # answered CRI (kept by verify), so the worker keeps running, and fail with why the new one failed.",
+    `  if [[ -f ${verified} ]] && ! cmp -s ${verified} ${config}; then`,
+    "    why=$(systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5; journalctl -u containerd --no-pager -n 15 2>&1)",
+    `    place ${verified} ${config} 0644`,
+    "    if restarted; then",
+    `      fail "containerd did not start with the new ${PATHS.containerdConfig}, so the one it last ran with is back in place and containerd runs with it; fix the change and apply again. Why it did not start:`,
+    '$why"',
+    "    fi",
+    `    fail_not_running "restart, nor with the ${PATHS.containerdConfig} it last ran with"`,
+    "  fi",
+    '  fail_not_running "restart"',
+    "fi",
     `echo "containerd restarted (${state.containerdBuild} build ${state.containerdVersion})"`,
   );
 }
@@ -751,6 +774,8 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',
     `mkdir -p ${PATHS.manifestDir}`,
     `echo ${shellQuote(expect.planSha256)} >${VERIFIED_PLAN_FILE}`,
+    "# The config this containerd runs with, proven: what restart puts back if a new one will not start.",
+    `cp -- ${PATHS.containerdConfig} ${VERIFIED_CONFIG_FILE}.tmp && mv -f -- ${VERIFIED_CONFIG_FILE}.tmp ${VERIFIED_CONFIG_FILE}`,
     'printf \'%s\\nCgroupDriver:  %s\\nLastCNILoadStatus:  %s\\n\' "$version" "$driver" "${cni:-unknown}"',
   );
 }

@@ -4,7 +4,7 @@
  * step into a `remote.Command`; tests and the end-to-end driver read it directly.
  */
 import { createHash } from "node:crypto";
-import { Arch, artifactFor, Part, PATHS, VERIFIED_PLAN_FILE } from "./catalog";
+import { Arch, artifactFor, Part, PATHS, VERIFIED_CONFIG_FILE, VERIFIED_PLAN_FILE } from "./catalog";
 import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
@@ -197,7 +197,7 @@ export function planWorker(
         environment: proxyEnvironment(options.httpProxy),
       }),
     ),
-    delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE)),
+    delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE, VERIFIED_CONFIG_FILE)),
     dependsOn: ["restart", "crictl", "crictl-yaml", "registries"],
   };
   // Acts only on destroy, before the unit step stops containerd (it depends on the unit and on crictl,

@@ -142,3 +142,44 @@ describe("a containerd that won't start", () => {
     );
   });
 });
+
+describe("a config change that containerd will not start with", () => {
+  const BAD = { containerdSettings: JSON.stringify({ extraConfig: { state: "/dev/null/state" } }) };
+  const configSha = () => lab.onWorker("sha256sum /etc/containerd/config.toml | cut -d' ' -f1");
+
+  it("puts back the config.toml containerd last ran with, keeps it running, and says why the new one failed", async () => {
+    expectOk(await lab.up());
+    const verifiedSha = await configSha();
+    const result = await lab.up(BAD);
+    expect(result.ok).toBe(false);
+    const error = result.errors.join("\n");
+    expect(error).toContain(
+      `containerd-worker: worker ${worker}, step restart: containerd did not start with the new /etc/containerd/config.toml, ` +
+        "so the one it last ran with is back in place and containerd runs with it",
+    );
+    // containerd's own words about the rejected config, from the journal.
+    expect(error).toContain("/dev/null");
+    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update"]);
+    expect(await configSha()).toBe(verifiedSha);
+    expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
+    expect(await lab.onWorker("crictl version")).toMatch(/^RuntimeApiVersion:\s+v1$/m);
+  });
+
+  it("shows the put-back file as drift in the next preview of the same inputs", async () => {
+    const preview = await lab.preview(BAD);
+    // The inputs are those of the failed up: only the host's file differs from what the config step wrote.
+    const changed = preview.operations.filter((op) => op.op !== "same").map((op) => [op.name, op.op]);
+    expect(changed).toEqual([
+      [`${worker}-config`, "update"],
+      [`${worker}-restart`, "update"],
+      [`${worker}-verify`, "update"],
+    ]);
+  });
+
+  it("converges once the change is dropped", async () => {
+    const result = expectOk(await lab.up());
+    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update", "verify:create"]);
+    expect(await lab.onWorker("grep -c /dev/null /etc/containerd/config.toml || true")).toBe("0\n");
+    expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
+  });
+});
