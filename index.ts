@@ -97,16 +97,22 @@ const targets: WorkerTarget[] =
       }))
     : ec2Targets(stack.workers.ec2, stack.sshUser);
 
+/** Which worker a worker waits for under the stack's rollout: the one before it, or the first, in listed order. */
+function waitsFor(runtimes: ContainerdWorker[]): ContainerdWorker | undefined {
+  if (stack.rollout === "one-at-a-time") return runtimes.at(-1);
+  if (stack.rollout === "first-then-rest") return runtimes[0];
+  return undefined;
+}
+
 const runtimes: ContainerdWorker[] = [];
 for (const target of targets) {
-  const previous = runtimes.at(-1);
+  const previous = waitsFor(runtimes);
   runtimes.push(
     new ContainerdWorker(target.name, {
       ...stack.options,
       detectHostDrift: stack.detectHostDrift,
       connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey, proxy },
-      // One at a time: each worker waits for the one before it, in the order the workers are listed.
-      after: stack.rollout === "one-at-a-time" && previous !== undefined ? [previous] : undefined,
+      after: previous === undefined ? undefined : [previous],
     }),
   );
 }

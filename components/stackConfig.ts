@@ -34,10 +34,11 @@ export interface Bastion {
 }
 
 /**
- * How a change reaches the workers: `all-at-once` (the default), or `one-at-a-time`, each worker after the one
- * before it has run the change and answered CRI with it, so a change that breaks containerd stops at one worker.
+ * How a change reaches the workers: `all-at-once` (the default); `one-at-a-time`, each worker after the one before
+ * it has run the change and answered CRI with it, so a change that breaks containerd stops at one worker; or
+ * `first-then-rest`, the first worker listed as the canary and then all the others at once.
  */
-export const ROLLOUTS = ["all-at-once", "one-at-a-time"] as const;
+export const ROLLOUTS = ["all-at-once", "one-at-a-time", "first-then-rest"] as const;
 export type Rollout = (typeof ROLLOUTS)[number];
 
 export interface StackConfig {

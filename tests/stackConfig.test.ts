@@ -116,6 +116,7 @@ describe("readStackConfig", () => {
   it("rolls changes out to all workers at once unless asked for one at a time", () => {
     expect(readStackConfig(source(EC2)).rollout).toBe("all-at-once");
     expect(readStackConfig(source({ ...EC2, rollout: "one-at-a-time" })).rollout).toBe("one-at-a-time");
+    expect(readStackConfig(source({ ...EC2, rollout: "first-then-rest" })).rollout).toBe("first-then-rest");
   });
 
   it("passes pinned checksums through", () => {
@@ -134,7 +135,10 @@ describe("readStackConfig", () => {
     [{ ...EC2, sshCidr: "300.1.1.1/32" }, /invalid sshCidr/],
     [{ ...EC2, workerCount: 0 }, /invalid workerCount/],
     [{ ...EC2, arch: "ppc64le" }, /invalid arch/],
-    [{ ...EC2, rollout: "serial" }, /invalid rollout: "serial" is not one of all-at-once, one-at-a-time/],
+    [
+      { ...EC2, rollout: "serial" },
+      /invalid rollout: "serial" is not one of all-at-once, one-at-a-time, first-then-rest/,
+    ],
     [{ ...EC2, registries: ["docker.io"] }, /invalid registries: .*not an object keyed by registry host/],
     [
       { ...EC2, registries: { "docker.io": { mirrors: [{ host: "mirror:5000" }] } } },
