@@ -1,4 +1,7 @@
-/** 9. Three workers at once, in parallel, each verified on its own CRI. */
+/**
+ * 9. Three workers at once, in parallel, each verified on its own CRI; then a change rolled out first-then-rest:
+ * the first worker alone, then the other two together.
+ */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploymentResult } from "./driver";
 import { expectOk, Lab, MIRROR_VERSIONS, startLab } from "./lab";
@@ -32,5 +35,18 @@ describe("three workers", () => {
     const latestStart = Math.max(...spans.map(([start]) => start));
     const earliestEnd = Math.min(...spans.map(([, end]) => end));
     expect(latestStart).toBeLessThan(earliestEnd);
+  });
+
+  it("with rollout first-then-rest, take a change on the first worker alone, then on the other two together", async () => {
+    const result = expectOk(await lab.up({ rollout: "first-then-rest", sandboxImage: "registry.k8s.io/pause:3.10" }));
+    const [canary, ...rest] = lab.workers.map((worker) => span(result, worker.name));
+    const canaryEnd = canary?.[1] ?? Infinity;
+    for (const [start] of rest) expect(start).toBeGreaterThanOrEqual(canaryEnd);
+    // The other two overlap: each starts before the other ends.
+    const [second, third] = rest as [[number, number], [number, number]];
+    expect(Math.max(second[0], third[0])).toBeLessThan(Math.min(second[1], third[1]));
+    for (const index of [0, 1, 2]) {
+      expect(await lab.onWorker("grep -h sandbox /etc/containerd/config.toml", index)).toContain("pause:3.10");
+    }
   });
 });
