@@ -461,12 +461,18 @@ export function removeRegistriesScript(label: StepLabel): string {
   );
 }
 
-/** Fails with the unit's status and the end of its journal: why containerd is not running. */
+/**
+ * `why_not_running` prints the unit's status and the end of its journal; `fail_not_running WHEN` fails with
+ * them: why containerd is not running.
+ */
 const FAIL_WITH_JOURNAL = [
+  "why_not_running() {",
+  "  systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5",
+  "  journalctl -u containerd --no-pager -n 15 2>&1",
+  "}",
   "fail_not_running() {",
   '  fail "containerd is not running after $1:',
-  "$(systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5)",
-  '$(journalctl -u containerd --no-pager -n 15 2>&1)"',
+  '$(why_not_running)"',
   "}",
 ].join("\n");
 
@@ -688,7 +694,7 @@ export function restartScript(label: StepLabel, state: RuntimeState): string {
     "  # A new config.toml that containerd will not start with: put back the one it last ran with and",
     "  # answered CRI (kept by verify), so the worker keeps running, and fail with why the new one failed.",
     `  if [[ -f ${verified} ]] && ! cmp -s ${verified} ${config}; then`,
-    "    why=$(systemctl status containerd --no-pager --lines=0 2>&1 | head -n 5; journalctl -u containerd --no-pager -n 15 2>&1)",
+    "    why=$(why_not_running)",
     `    place ${verified} ${config} 0644`,
     "    if restarted; then",
     `      fail "containerd did not start with the new ${PATHS.containerdConfig}, so the one it last ran with is back in place and containerd runs with it; fix the change and apply again. Why it did not start:`,
@@ -728,6 +734,7 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
   });
   return script(
     scriptHeader(label),
+    PLACE_FUNCTION,
     `crictl=${PATHS.crictlBinDir}/crictl`,
     'systemctl is-enabled --quiet containerd || fail "containerd is not enabled"',
     'systemctl is-active --quiet containerd || fail "containerd is not active"',
@@ -775,7 +782,7 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     `mkdir -p ${PATHS.manifestDir}`,
     `echo ${shellQuote(expect.planSha256)} >${VERIFIED_PLAN_FILE}`,
     "# The config this containerd runs with, proven: what restart puts back if a new one will not start.",
-    `cp -- ${PATHS.containerdConfig} ${VERIFIED_CONFIG_FILE}.tmp && mv -f -- ${VERIFIED_CONFIG_FILE}.tmp ${VERIFIED_CONFIG_FILE}`,
+    `place ${shellQuote(PATHS.containerdConfig)} ${shellQuote(VERIFIED_CONFIG_FILE)} 0644`,
     'printf \'%s\\nCgroupDriver:  %s\\nLastCNILoadStatus:  %s\\n\' "$version" "$driver" "${cni:-unknown}"',
   );
 }
