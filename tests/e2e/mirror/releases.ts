@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 
 import { type AptSource, debianArchive } from "../aptSources";
+import { pruneStale } from "./cache";
 import { ensureStaticBuilds, STATIC_BINARIES, type StaticBuilds, type StaticSource } from "./staticBuild";
 
 const run = promisify(execFile);
@@ -23,6 +24,8 @@ export const CRICTL_VERSION = "1.36.0";
 
 /** Bump when the packing below changes, so cached trees are rebuilt. */
 const RECIPE = "releases-2";
+/** Release trees of any recipe, and unfinished builds of them. */
+const RELEASE_TREES = /^(\.tmp-)?releases-/;
 
 export type Component = "containerd" | "runc" | "cni" | "crictl";
 export type Arch = "amd64" | "arm64";
@@ -160,9 +163,7 @@ export async function ensureReleases(options: EnsureReleasesOptions = {}): Promi
   const final = path.join(cache, `${RECIPE}-${scriptHash}${staticBuilds ? `-${staticBuilds.key}` : ""}`);
   const cached = readManifest(final);
   if (cached) {
-    // Mark the tree as in use, so that pruneStale in another process keeps it.
-    const now = new Date();
-    fs.utimesSync(final, now, now);
+    pruneStale(cache, RELEASE_TREES, [final]);
     return cached;
   }
 
@@ -184,22 +185,8 @@ export async function ensureReleases(options: EnsureReleasesOptions = {}): Promi
   }
   const built = readManifest(final);
   if (!built) throw new Error(`release tree at ${final} has no manifest`);
-  pruneStale(cache, final);
+  pruneStale(cache, RELEASE_TREES, [final]);
   return built;
-}
-
-/** Removes trees of older recipes or scripts and abandoned builds, once they are an hour old. */
-function pruneStale(cache: string, keep: string): void {
-  const hourAgo = Date.now() - 3600_000;
-  for (const name of fs.readdirSync(cache)) {
-    const dir = path.join(cache, name);
-    if (dir === keep || !/^(\.tmp-)?releases-/.test(name)) continue;
-    try {
-      if (fs.statSync(dir).mtimeMs < hourAgo) fs.rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // Raced with another process's cleanup: nothing to do.
-    }
-  }
 }
 
 function readManifest(dir: string): Releases | undefined {
@@ -250,7 +237,14 @@ async function build(
   const apt = path.join(work, "apt");
   const archive = debianArchive();
   log(`debian archive from apt sources: ${archive.uri}`);
-  const debs = await downloadDebs(apt, archive, log);
+  const staticArch: Arch = process.arch === "arm64" ? "arm64" : "amd64";
+  // Upstream releases runc and the CNI plugins only static: with the static builds, those stand in for Debian's
+  // dynamic ones on this machine's arch, which are then not fetched at all.
+  const requests =
+    staticBuilds === undefined
+      ? REQUESTS
+      : REQUESTS.filter((r) => r.arch !== staticArch || (r.component !== "runc" && r.component !== "cni"));
+  const debs = await downloadDebs(apt, archive, requests, log);
 
   // Unpack and pack each package concurrently: gzip is most of the time.
   const packed = await Promise.all(
@@ -290,67 +284,40 @@ async function build(
   const artifacts = packed.map((p) => p.artifact);
 
   if (staticBuilds !== undefined) {
-    const staticArch: Arch = process.arch === "arm64" ? "arm64" : "amd64";
     const { suite, goVersion } = staticBuilds;
-    const builtFrom = ({ sourcePackage, debianVersion }: StaticSource): string =>
-      `static build of debian ${sourcePackage} ${debianVersion} (${suite}) with ${goVersion}`;
-
-    // containerd's static release: the binaries built from Debian's sources, in the same layout and checksum format.
-    const containerd = staticBuilds.containerd;
-    const staticPaths = releasePaths("containerd", containerd.version, staticArch, { staticBuild: true });
-    const staticOut = path.join(tree, staticPaths.artifact);
-    fs.mkdirSync(path.dirname(staticOut), { recursive: true });
-    log(`packing ${staticPaths.artifact}`);
-    await tarGz(
-      staticBuilds.dir,
-      STATIC_BINARIES.map((b) => `bin/${b}`),
-      staticOut,
-      path.join(staticBuilds.dir, "bin", "containerd"),
-    );
-    const staticDigest = sha256(fs.readFileSync(staticOut));
-    fs.writeFileSync(path.join(tree, staticPaths.checksum), `${staticDigest}  ${path.basename(staticOut)}\n`);
-    artifacts.push(
-      describe("containerd", containerd.version, staticArch, true, staticOut, staticDigest, builtFrom(containerd)),
-    );
-    packages.push({ name: containerd.sourcePackage, ...containerd, suite, arch: staticArch });
-
-    // runc and the CNI plugins: upstream releases them only static, so the static builds take Debian's place.
-    const replace = (component: "runc" | "cni", build: StaticSource, out: string, debianName: string): void => {
-      const index = artifacts.findIndex((a) => a.component === component && a.arch === staticArch);
-      const debian = artifacts[index];
-      if (debian?.version !== build.version) {
-        throw new Error(
-          `static ${component} ${build.version} does not match the mirror's ${debian?.version ?? "(none)"}`,
-        );
-      }
-      artifacts[index] = describe(
-        component,
-        build.version,
-        staticArch,
-        false,
-        out,
-        sha256(fs.readFileSync(out)),
-        builtFrom(build),
-      );
-      const pkg = packages.findIndex((p) => p.name === debianName && p.arch === staticArch);
-      packages.splice(pkg, 1, { name: build.sourcePackage, ...build, suite, arch: staticArch });
+    /** Packs one static build at its release path, with its checksum file, as upstream lays it out. */
+    const serve = async (
+      component: Exclude<Component, "crictl">,
+      build: StaticSource,
+      pack: (out: string) => Promise<void> | void,
+      { staticBuild = false } = {},
+    ): Promise<void> => {
+      const paths = releasePaths(component, build.version, staticArch, { staticBuild });
+      const out = path.join(tree, paths.artifact);
+      fs.mkdirSync(path.dirname(out), { recursive: true });
+      log(`packing ${paths.artifact}`);
+      await pack(out);
+      const digest = sha256(fs.readFileSync(out));
+      // runc's checksum file lists every arch: it is written below, from all runc artifacts.
+      if (component !== "runc") fs.writeFileSync(path.join(tree, paths.checksum), `${digest}  ${path.basename(out)}\n`);
+      const source = `static build of debian ${build.sourcePackage} ${build.debianVersion} (${suite}) with ${goVersion}`;
+      artifacts.push(describe(component, build.version, staticArch, staticBuild, out, digest, source));
+      packages.push({ name: build.sourcePackage, ...build, suite, arch: staticArch });
     };
-    const { runc, cni } = staticBuilds;
-    const runcOut = path.join(tree, releasePaths("runc", runc.version, staticArch).artifact);
-    log(`placing the static runc at ${releasePaths("runc", runc.version, staticArch).artifact}`);
-    fs.copyFileSync(path.join(staticBuilds.dir, "sbin", "runc"), runcOut);
-    fs.chmodSync(runcOut, 0o755);
-    replace("runc", runc, runcOut, "runc");
-    const cniPaths = releasePaths("cni", cni.version, staticArch);
-    const cniOut = path.join(tree, cniPaths.artifact);
-    log(`packing the static CNI plugins at ${cniPaths.artifact}`);
-    const cniDir = path.join(staticBuilds.dir, "cni");
-    await tarGz(cniDir, ["."], cniOut, path.join(cniDir, "bridge"));
-    replace("cni", cni, cniOut, "containernetworking-plugins");
-    fs.writeFileSync(
-      path.join(tree, cniPaths.checksum),
-      `${sha256(fs.readFileSync(cniOut))}  ${path.basename(cniOut)}\n`,
+    const { dir } = staticBuilds;
+    const containerdBinaries = STATIC_BINARIES.map((b) => `bin/${b}`);
+    await serve(
+      "containerd",
+      staticBuilds.containerd,
+      (out) => tarGz(dir, containerdBinaries, out, path.join(dir, "bin", "containerd")),
+      { staticBuild: true },
     );
+    await serve("runc", staticBuilds.runc, (out) => {
+      fs.copyFileSync(path.join(dir, "sbin", "runc"), out);
+      fs.chmodSync(out, 0o755);
+    });
+    const cniDir = path.join(dir, "cni");
+    await serve("cni", staticBuilds.cni, (out) => tarGz(cniDir, ["."], out, path.join(cniDir, "bridge")));
   }
 
   // runc: one runc.sha256sum per release, a "<hex>  runc.<arch>" line per file, sorted.
@@ -426,6 +393,7 @@ async function build(
 async function downloadDebs(
   apt: string,
   archive: AptSource,
+  requests: DebRequest[],
   log: (message: string) => void,
 ): Promise<{ request: DebRequest; file: string }[]> {
   for (const d of ["lists/partial", "cache/archives/partial", "etc"]) {
@@ -437,10 +405,10 @@ async function downloadDebs(
       ? "/usr/share/keyrings/debian-archive-keyring.gpg"
       : undefined);
   const signed = keyring ? ` signed-by=${keyring}` : "";
-  const suites = [...new Set(REQUESTS.map((r) => r.suite))];
+  const suites = [...new Set(requests.map((r) => r.suite))];
   const sourcesList = suites
     .map((suite) => {
-      const arches = [...new Set(REQUESTS.filter((r) => r.suite === suite).map((r) => r.arch))];
+      const arches = [...new Set(requests.filter((r) => r.suite === suite).map((r) => r.arch))];
       return `deb [arch=${arches.join(",")}${signed}] ${archive.uri} ${suite} main\n`;
     })
     .join("");
@@ -461,14 +429,14 @@ async function downloadDebs(
     "Dir::Etc::preferencesparts=-",
     "-o",
     "APT::Sandbox::User=root",
-    ...[...new Set(REQUESTS.map((r) => r.arch))].flatMap((a) => ["-o", `APT::Architectures::=${a}`]),
+    ...[...new Set(requests.map((r) => r.arch))].flatMap((a) => ["-o", `APT::Architectures::=${a}`]),
   ];
   log(`apt-get update (${suites.join(", ")}) with a private sources list`);
   await run("apt-get", [...aptOptions, "-q", "update"], { maxBuffer: 16 << 20 });
 
-  log(`apt-get download: ${REQUESTS.map((r) => `${r.pkg}:${r.arch}/${r.suite}`).join(" ")}`);
+  log(`apt-get download: ${requests.map((r) => `${r.pkg}:${r.arch}/${r.suite}`).join(" ")}`);
   return Promise.all(
-    REQUESTS.map(async (request) => {
+    requests.map(async (request) => {
       const dir = path.join(apt, "debs", `${request.component}-${request.suite}-${request.arch}`);
       fs.mkdirSync(dir, { recursive: true });
       await run("apt-get", [...aptOptions, "-q", "download", `${request.pkg}:${request.arch}/${request.suite}`], {

@@ -21,6 +21,7 @@ import { promisify } from "node:util";
 
 import { debianArchive } from "../aptSources";
 import { acquireLock } from "../sandbox/worker";
+import { pruneStale } from "./cache";
 
 const run = promisify(execFile);
 
@@ -90,6 +91,9 @@ printf '%s\\n' "$(upstream "$version")" "$version" "$(go version)" "$(upstream "
   "$(upstream "$cni_version")" "$cni_version" > /out/versions
 `;
 
+/** The cache entries of this module: build roots, builds (and those of its older recipes), unfinished ones. */
+const STATIC_ENTRIES = /^(gobuild-root|static-builds|static-containerd)-[0-9a-f]+(\.tmp)?$/;
+
 /** Bump when the build root's making changes. */
 const ROOT_RECIPE = { v: 1, suite: SUITE, packages: ROOT_PACKAGES };
 /** Bump (or edit the script) when the build changes. */
@@ -131,7 +135,8 @@ export async function ensureStaticBuilds({ cacheDir, log }: StaticBuildOptions):
   const rootKey = key({ ...ROOT_RECIPE, arch: process.arch });
   const buildKey = key({ rootKey, ...BUILD_RECIPE });
   const out = path.join(cacheDir, `static-builds-${buildKey}`);
-  pruneStale(cacheDir, [path.join(cacheDir, `gobuild-root-${rootKey}`), out]);
+  // Build roots and builds of other recipes are gigabytes each.
+  pruneStale(cacheDir, STATIC_ENTRIES, [path.join(cacheDir, `gobuild-root-${rootKey}`), out]);
   const cached = readBuild(out, buildKey);
   if (cached) return cached;
 
@@ -159,31 +164,6 @@ export async function ensureStaticBuilds({ cacheDir, log }: StaticBuildOptions):
   const built = readBuild(out, buildKey);
   if (!built) throw new Error(`static build at ${out} is incomplete`);
   return built;
-}
-
-/**
- * Removes the build roots and builds of other recipes (gigabytes each) once nothing has used them for an hour;
- * marks the current ones as in use.
- */
-function pruneStale(cacheDir: string, keep: string[]): void {
-  const now = new Date();
-  const hourAgo = now.getTime() - 3600_000;
-  let names: string[];
-  try {
-    names = fs.readdirSync(cacheDir);
-  } catch {
-    return; // no cache yet
-  }
-  for (const name of names) {
-    const dir = path.join(cacheDir, name);
-    if (!/^(gobuild-root|static-builds|static-containerd)-[0-9a-f]+(\.tmp)?$/.test(name)) continue;
-    try {
-      if (keep.includes(dir)) fs.utimesSync(dir, now, now);
-      else if (fs.statSync(dir).mtimeMs < hourAgo) fs.rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // Raced with another process's cleanup: nothing to do.
-    }
-  }
 }
 
 function readBuild(dir: string, buildKey: string): StaticBuilds | undefined {
