@@ -5,6 +5,7 @@ import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog";
 import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
 import {
   checkConnection,
+  checkNoControlCharacters,
   ConnectionFacts,
   InvalidInputError,
   resolveOptions,
@@ -119,7 +120,9 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         return invalid(error);
       }
     };
-    const options: WorkerOptions = validated(() => resolveOptions(args));
+    validated(() => checkNoControlCharacters("name", name));
+    const { connection: _connection, detectHostDrift: _detectHostDrift, after: _after, ...optionArgs } = args;
+    const options: WorkerOptions = validated(() => resolveOptions(optionArgs));
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
     // Values only known later (an instance's IP) are checked once they are.

@@ -25,6 +25,8 @@ import {
 } from "./registryHosts";
 import { ContainerdSettings, resolveContainerdSettings } from "./containerdSettings";
 import { InvalidInputError } from "./errors";
+import { CONTROL_CHARACTERS } from "./shell";
+import * as pulumi from "@pulumi/pulumi";
 
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
@@ -381,8 +383,45 @@ export function resolveRegistries(given: unknown): Record<string, RegistryHosts>
   return registries;
 }
 
+/** The path of `key` below `input`, as error messages name it: `a.b` for identifiers, `a["x.y"]` otherwise. */
+function childPath(input: string, key: string | number): string {
+  if (typeof key === "number") return `${input}[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${input}.${key}` : `${input}[${JSON.stringify(key)}]`;
+}
+
+/** Names a control character for an error message, without repeating the value that holds it. */
+function describeControl(text: string): string {
+  const char = CONTROL_CHARACTERS.exec(text)?.[0] ?? "";
+  const code = char.codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0");
+  return `holds a control character (U+${code ?? "?"}); newlines, carriage returns, NUL, the other C0 characters, DEL and U+2028/2029 are refused`;
+}
+
+/**
+ * Refuses control characters in every string of an input, map keys included, naming where: every
+ * value may reach a root shell. PEM text (`caPem`) is the one place lines are allowed.
+ */
+export function checkNoControlCharacters(input: string, value: unknown): void {
+  const multiline = /\.caPem$/.test(input);
+  if (typeof value === "string") {
+    const text = multiline ? value.replace(/\r?\n/g, "") : value;
+    if (CONTROL_CHARACTERS.test(text)) throw new InvalidInputError(input, describeControl(text));
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, index) => checkNoControlCharacters(childPath(input, index), item));
+    return;
+  }
+  if (typeof value === "object" && value !== null && !pulumi.Output.isInstance(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (CONTROL_CHARACTERS.test(key)) throw new InvalidInputError(`${input} key`, describeControl(key));
+      checkNoControlCharacters(childPath(input, key), item);
+    }
+  }
+}
+
 /** Validates every plain option and applies the defaults stated in `catalog.ts`. */
 export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
+  for (const [name, value] of Object.entries(input)) checkNoControlCharacters(name, value);
   const arch: unknown = input.arch ?? DEFAULT_ARCH;
   if (typeof arch !== "string" || !(ARCH_CHOICES as readonly string[]).includes(arch)) {
     throw new InvalidInputError(
@@ -444,6 +483,8 @@ export interface ConnectionFacts {
 }
 
 function checkHop(input: string, host: unknown, port: unknown, user: unknown): void {
+  checkNoControlCharacters(`${input}.host`, host);
+  checkNoControlCharacters(`${input}.user`, user);
   if (typeof host !== "string" || host.trim() === "") {
     throw new InvalidInputError(`${input}.host`, `${JSON.stringify(host)}: expected a host name or IP address`);
   }

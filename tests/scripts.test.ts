@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part, PARTS } from "../components/catalog";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
 import { CHECKSUM_PICK, installScript, PURGED_STATE_DIRS, resetScript, SHIMS_FUNCTION } from "../components/scripts";
-import { SCRIPT_DELIMITER, shellQuote } from "../components/shell";
+import { SCRIPT_DELIMITER_PREFIX, shellQuote } from "../components/shell";
 import { planWorker } from "../components/workerPlan";
 
 /** Every script the component can generate: each step's create/update/delete across versions, arches and pins. */
@@ -61,9 +61,9 @@ function allCommands(): { name: string; command: string }[] {
 
 /** The root script inside a command's here-document. */
 function rootScriptOf(command: string): string {
-  const match = new RegExp(`<<'${SCRIPT_DELIMITER}'\\n([^]*?)\\n${SCRIPT_DELIMITER}\\n`).exec(command);
-  if (!match?.[1]) throw new Error("no root script");
-  return match[1];
+  const match = new RegExp(`<<'(${SCRIPT_DELIMITER_PREFIX}[0-9a-f]+)'\\n([^]*?)\\n\\1\\n`).exec(command);
+  if (!match?.[2]) throw new Error("no root script");
+  return match[2];
 }
 
 function shellcheck(text: string, shell: "sh" | "bash"): string {
