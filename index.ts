@@ -19,9 +19,22 @@ interface WorkerTarget {
 }
 
 const config = new pulumi.Config();
+/**
+ * Whether a key was set with `--secret`: the SDK's own test, which `config.get` uses to warn (the
+ * CLI names the secret keys to the program). Not in the SDK's typings; where it is missing, every
+ * secret-capable key counts as a secret, the safe side.
+ */
+const isConfigSecret =
+  (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret ?? (() => true);
 const stack = (() => {
   try {
-    return readStackConfig(config);
+    return readStackConfig({
+      get: (key) => config.get(key),
+      getNumber: (key) => config.getNumber(key),
+      getBoolean: (key) => config.getBoolean(key),
+      getObject: (key) => config.getObject(key),
+      isSecret: (key) => isConfigSecret(`${config.name}:${key}`),
+    });
   } catch (error) {
     if (error instanceof InvalidInputError) throw new pulumi.RunError(`configuration: ${error.message}`);
     throw error;
@@ -104,12 +117,18 @@ function waitsFor(runtimes: ContainerdWorker[]): ContainerdWorker | undefined {
   return undefined;
 }
 
+/** The options the stack set as secrets, passed on as secrets: they stay secret in every step that carries them. */
+const secretOptions = Object.fromEntries(
+  [...stack.secretInputs].map((input) => [input, pulumi.secret(stack.options[input])]),
+);
+
 const runtimes: ContainerdWorker[] = [];
 for (const target of targets) {
   const previous = waitsFor(runtimes);
   runtimes.push(
     new ContainerdWorker(target.name, {
       ...stack.options,
+      ...secretOptions,
       detectHostDrift: stack.detectHostDrift,
       connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey, proxy },
       after: previous === undefined ? undefined : [previous],

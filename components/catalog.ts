@@ -52,8 +52,10 @@ export const PATHS = {
   crictlBinDir: "/usr/local/bin",
   containerdConfig: "/etc/containerd/config.toml",
   containerdUnit: "/etc/systemd/system/containerd.service",
-  /** systemd drop-in that gives containerd its HTTP(S) proxy environment. */
+  /** systemd drop-in that gives containerd its HTTP(S) proxy environment: it names `containerdProxyEnv`. */
   containerdProxyDropIn: "/etc/systemd/system/containerd.service.d/http-proxy.conf",
+  /** The proxy environment itself, root-only (0600): proxy URLs may carry credentials. */
+  containerdProxyEnv: "/etc/containerd/http-proxy.env",
   crictlConfig: "/etc/crictl.yaml",
   /** containerd's `config_path`: one directory per registry, each with a hosts.toml, read on every pull. */
   registryConfigDir: "/etc/containerd/certs.d",

@@ -9,6 +9,7 @@ import {
   ConnectionFacts,
   InvalidInputError,
   resolveOptions,
+  SECRET_CAPABLE_INPUTS,
   WorkerOptions,
   WorkerOptionsInput,
 } from "./options";
@@ -18,8 +19,12 @@ import { readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
 import { planWorker, WorkerPlan } from "./workerPlan";
+import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./secretInputs";
 
-type ScriptKind = "create" | "update" | "delete";
+type StepText = "create" | "update" | "delete" | "stdin";
+
+/** The secret-capable inputs when all of them were plain: already in the options. */
+const NO_SECRET_INPUTS: ResolvedSecretInputs = { values: {} as ResolvedSecretInputs["values"], secret: [] };
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
 
@@ -122,7 +127,12 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     };
     validated(() => checkNoControlCharacters("name", name));
     const { connection: _connection, detectHostDrift: _detectHostDrift, after: _after, ...optionArgs } = args;
-    const options: WorkerOptions = validated(() => resolveOptions(optionArgs));
+    // Secret-capable inputs given as Outputs (a secret, say) are checked once they resolve; no script
+    // depends on them (they travel on standard input), so the scripts are planned without them.
+    const deferred = SECRET_CAPABLE_INPUTS.some((input) => !isDeepPlain(optionArgs[input]));
+    const { downloadBaseUrl: _url, httpProxy: _proxy, registries: _registries, ...settledArgs } = optionArgs;
+    const options: WorkerOptions = validated(() => resolveOptions(deferred ? settledArgs : optionArgs));
+    const secretInputs = deferred ? resolveSecretInputs(optionArgs, validated) : undefined;
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
     // Values only known later (an instance's IP) are checked once they are.
@@ -149,31 +159,39 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       ...(generations ? [planWorker(name, options, repairs, knownArch)] : []),
       ...(autoArch ? ARCHES.filter((a) => a !== knownArch).map((a) => planWorker(name, options, {}, a)) : []),
     ];
-    const isFixed = (id: StepId, kind: ScriptKind, text: string): boolean =>
+    const isFixed = (id: StepId, kind: StepText, text: string): boolean =>
       variants.every((variant) => variant.steps.find((s) => s.id === id)?.[kind] === text);
     let workerArch: pulumi.Output<Arch> | undefined;
-    let planned: pulumi.Output<WorkerPlan> | undefined;
+    let planned: pulumi.Output<{ plan: WorkerPlan; secretStdin: Set<StepId> }> | undefined;
     const readyGate = readyDialing(options.readyTimeoutSeconds);
     const readyConnection = connection.apply((value) => gatedConnection(value, options.readyTimeoutSeconds));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
-      // Present or absent as in the plan; only the text can differ.
-      const script = (kind: ScriptKind): pulumi.Input<string> | undefined => {
-        const text = step[kind];
-        if (text === undefined || isFixed(step.id, kind, text)) return text;
+      // Present or absent as in the plan; only the text can differ. A standard input that carries
+      // a secret input is secret, and only such a one.
+      const text = (kind: StepText): pulumi.Input<string> | undefined => {
+        const fixed = step[kind];
+        if (fixed === undefined) return undefined;
+        if (isFixed(step.id, kind, fixed) && (kind !== "stdin" || secretInputs === undefined)) return fixed;
         planned ??= pulumi
-          .all([generations ?? {}, workerArch ?? knownArch])
-          .apply(([read, arch]) => planWorker(name, options, read, arch));
-        return planned.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
+          .all([generations ?? {}, workerArch ?? knownArch, secretInputs ?? NO_SECRET_INPUTS])
+          .apply(([read, arch, resolved]) => ({
+            plan: planWorker(name, { ...options, ...resolved.values }, read, arch),
+            secretStdin: secretStdinSteps(name, { ...options, ...resolved.values }, resolved, arch),
+          }));
+        return planned.apply(({ plan: p, secretStdin }): pulumi.Output<string> => {
+          const value = p.steps.find((s) => s.id === step.id)?.[kind] ?? "";
+          return kind === "stdin" && secretStdin.has(step.id) ? pulumi.secret(value) : pulumi.output(value);
+        });
       };
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {
           connection: step.id === "ready" ? readyConnection : connection,
-          create: script("create"),
-          update: script("update"),
-          delete: script("delete"),
-          stdin: step.stdin,
+          create: text("create"),
+          update: text("update"),
+          delete: text("delete"),
+          stdin: text("stdin"),
           // The provider would send previous output through SSH setenv, which
           // sshd refuses unless AcceptEnv allows it; our scripts never read it.
           addPreviousOutputInEnv: false,

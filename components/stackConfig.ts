@@ -4,7 +4,13 @@
  */
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
 import type { ContainerdSettings } from "./containerdSettings";
-import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
+import {
+  InvalidInputError,
+  resolveSecretCapable,
+  SECRET_CAPABLE_INPUTS,
+  SecretCapableInput,
+  WorkerOptionsInput,
+} from "./options";
 import { RegistryHostsInput } from "./registryHosts";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
@@ -51,7 +57,10 @@ export interface StackConfig {
   /** Read each worker on preview and up to report and repair host drift. */
   detectHostDrift: boolean;
   rollout: Rollout;
+  /** Plain values, checked; those named in `secretInputs` were set with `--secret`. */
   options: WorkerOptionsInput;
+  /** The secret-capable options the stack set as secrets: the program passes them on as secrets. */
+  secretInputs: Set<SecretCapableInput>;
 }
 
 /** The subset of `pulumi.Config` this module reads (so tests can hand it plain values). */
@@ -60,7 +69,16 @@ export interface ConfigSource {
   getNumber(key: string): number | undefined;
   getBoolean(key: string): boolean | undefined;
   getObject<T>(key: string): T | undefined;
+  /** Whether the stack set `key` with `pulumi config set --secret`. Default: no key is. */
+  isSecret?(key: string): boolean;
 }
+
+/** The config keys behind each secret-capable option. */
+const SECRET_CAPABLE_KEYS: Record<SecretCapableInput, string[]> = {
+  downloadBaseUrl: ["downloadBaseUrl"],
+  httpProxy: ["httpProxy", "httpsProxy", "noProxy"],
+  registries: ["registries"],
+};
 
 const ADDRESS = "(?:([a-z_][a-z0-9_.-]*)@)?([^@:\\s]+|\\[[0-9a-fA-F:]+\\])(?::(\\d+))?";
 const HOST_SPEC = new RegExp(`^([A-Za-z0-9][A-Za-z0-9-]*)=${ADDRESS}$`);
@@ -119,13 +137,6 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
   return values;
 }
 
-/** `registries` (a JSON object), checked here so a mistake fails as configuration, not per worker. */
-function readRegistries(config: ConfigSource): Record<string, RegistryHostsInput> | undefined {
-  const registries = config.getObject<Record<string, RegistryHostsInput>>("registries");
-  resolveRegistries(registries);
-  return registries;
-}
-
 export function readStackConfig(config: ConfigSource): StackConfig {
   const arch = config.get("arch") ?? "amd64";
   if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
@@ -149,10 +160,15 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
     staticBuild: config.getBoolean("staticBuild"),
     readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
-    registries: readRegistries(config),
+    registries: config.getObject<Record<string, RegistryHostsInput>>("registries"),
     // A JSON object; resolveOptions checks it against the chosen containerd version.
     containerdSettings: config.getObject<ContainerdSettings>("containerdSettings"),
   };
+  const secretInputs = new Set(
+    SECRET_CAPABLE_INPUTS.filter((input) => SECRET_CAPABLE_KEYS[input].some((key) => config.isSecret?.(key) ?? false)),
+  );
+  // Checked here so a mistake fails as configuration, not per worker; an error repeats no secret.
+  resolveSecretCapable(options, secretInputs);
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const bastionSpec = config.get("bastion");
   const bastion = bastionSpec === undefined ? undefined : parseBastion(bastionSpec);
@@ -161,7 +177,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
   if (!(ROLLOUTS as readonly string[]).includes(rollout)) {
     throw new InvalidInputError("rollout", `${JSON.stringify(rollout)} is not one of ${ROLLOUTS.join(", ")}`);
   }
-  const common = { sshUser, bastion, detectHostDrift, rollout: rollout as Rollout, options };
+  const common = { sshUser, bastion, detectHostDrift, rollout: rollout as Rollout, options, secretInputs };
 
   const specs = config.getObject<unknown>("hosts") ?? [];
   if (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string")) {

@@ -148,7 +148,7 @@ describe("resolveRegistries", () => {
     ['registries["docker.io"].mirrors[0]', { "docker.io": { mirrors: ["https://m"] } }, /not an object like/],
     ['registries["docker.io"].mirrors[0].host', mirror({ host: "ftp://m" }), /http\(s\) URL/],
     ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://user:pw@m" }), /credentials/],
-    ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://m/a b" }), /http\(s\) URL/],
+    ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://m/a b" }), /characters a URL may not/],
     ['registries["docker.io"].mirrors[0].skip_verify', mirror({ skip_verify: true }), /unknown setting.*skipVerify/],
     [
       'registries["docker.io"].mirrors[0].capabilities',

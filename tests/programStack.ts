@@ -19,6 +19,8 @@ export function verifyStdout(version: string): string {
 export async function loadProgram(
   config: Record<string, unknown>,
   mocks: MockOptions = {},
+  /** Config keys set as secrets (`pulumi config set --secret`), besides sshPrivateKey. */
+  secretKeys: string[] = [],
 ): Promise<{ run: MockedRun; program: typeof import("../index") }> {
   // The test hosts are documentation addresses: nothing may try to reach them.
   const values: Record<string, string> = {
@@ -28,7 +30,10 @@ export async function loadProgram(
   for (const [key, value] of Object.entries(config)) {
     values[`containerd-workers:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
   }
-  pulumi.runtime.setAllConfig(values, ["containerd-workers:sshPrivateKey"]);
+  pulumi.runtime.setAllConfig(values, [
+    "containerd-workers:sshPrivateKey",
+    ...secretKeys.map((key) => `containerd-workers:${key}`),
+  ]);
   const run = installMocks({
     outputsFor: (type, name) =>
       type === "command:remote:Command" && name.endsWith("-verify") ? { stdout: verifyStdout("v2.3.1") } : {},

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part, PARTS } from "../components/catalog";
+import { ARCHES, artifactFor, DEFAULT_VERSIONS, Part, PARTS } from "../components/catalog";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
 import { CHECKSUM_PICK, installScript, PURGED_STATE_DIRS, resetScript, SHIMS_FUNCTION } from "../components/scripts";
 import { SCRIPT_DELIMITER_PREFIX, shellQuote } from "../components/shell";
@@ -138,10 +138,7 @@ describe("install steps stage their files beside the install directory", () => {
   // Runs a step's stage set-up (the lines from `dir=` to `stage=`) in a scratch
   // directory standing for the install directory, as bash on the worker would.
   const stageSetup = (part: Part, dir: string): string => {
-    const body = installScript(
-      { worker: "w", step: part },
-      artifactFor(part, DEFAULT_VERSIONS[part], "amd64", DEFAULT_DOWNLOAD_BASE_URL),
-    );
+    const body = installScript({ worker: "w", step: part }, artifactFor(part, DEFAULT_VERSIONS[part], "amd64", ""));
     const lines = body.split("\n");
     const from = lines.findIndex((line) => line.startsWith("dir="));
     const to = lines.findIndex((line) => line.startsWith("stage="));
@@ -231,17 +228,14 @@ describe("the install step's self-check", () => {
   // The self-check lines of each part's install script, run against a stand-in for the binary it names
   // in a directory playing the unpacked stage.
   const selfCheckLines = (part: Part): string => {
-    const body = installScript(
-      { worker: "w", step: "runc" },
-      artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL),
-    );
+    const body = installScript({ worker: "w", step: "runc" }, artifactFor(part, "1.2.3", "amd64", ""));
     const lines = body.split("\n");
     const from = lines.findIndex((line) => line.startsWith("if ! out="));
     const to = lines.findIndex((line, i) => i > from && line.startsWith("[[ $out == "));
     return lines.slice(from, to + 1).join("\n");
   };
   const runWith = (part: Part, standIn: string) => {
-    const { binary } = artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL).selfCheck;
+    const { binary } = artifactFor(part, "1.2.3", "amd64", "").selfCheck;
     const src = fs.mkdtempSync(path.join(os.tmpdir(), "selfcheck-"));
     fs.writeFileSync(path.join(src, binary), `#!/bin/sh\n${standIn}\n`, { mode: 0o755 });
     const result = spawnSync(
@@ -270,7 +264,7 @@ describe("the install step's self-check", () => {
   it.each(PARTS)("%s: fails, naming the binary, the file and what it expected, on another answer", (part) => {
     const result = runWith(part, 'echo "something else"');
     expect(result.status).toBe(1);
-    const { binary, expect: wanted } = artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL).selfCheck;
+    const { binary, expect: wanted } = artifactFor(part, "1.2.3", "amd64", "").selfCheck;
     expect(result.stderr).toBe(`${binary} from release.tgz answered 'something else', expected ${wanted.what}\n`);
   });
 
@@ -287,7 +281,7 @@ describe("a containerd that cannot run on the worker's glibc", () => {
   const selfCheckOf = (staticBuild: boolean): string => {
     const body = installScript(
       { worker: "w", step: "containerd" },
-      artifactFor("containerd", "2.1.9", "amd64", DEFAULT_DOWNLOAD_BASE_URL, { staticBuild }),
+      artifactFor("containerd", "2.1.9", "amd64", "", { staticBuild }),
     );
     const lines = body.split("\n");
     const from = lines.findIndex((line) => line.startsWith("if ! out="));
