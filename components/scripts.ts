@@ -370,7 +370,8 @@ export function forgetRun(step: StepId): string {
 
 /**
  * Writes the proxy environment sent on standard input to a root-only file (0600: proxy URLs may
- * carry credentials) and the drop-in that names it, or removes both when the input is empty, and
+ * carry credentials) and the drop-in that names it (root-only too: nobody else needs it), or removes
+ * both when the input is empty, and
  * reloads systemd when either changed. The restart step then restarts containerd, which reads its
  * environment only when it starts.
  */
@@ -383,7 +384,7 @@ export function proxyDropInScript(label: StepLabel): string {
     "if [[ -s $work/content ]]; then",
     `  printf '%s\\n' ${dropIn.map(shellQuote).join(" ")} >"$work/drop-in"`,
     '  if ! { [[ -f $drop_in ]] && cmp -s "$work/drop-in" "$drop_in"; }; then',
-    '    place "$work/drop-in" "$drop_in" 0644',
+    '    place "$work/drop-in" "$drop_in" 0600',
     "    changed=1",
     "  fi",
     "elif [[ -e $drop_in ]]; then",

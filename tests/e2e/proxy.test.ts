@@ -1,7 +1,7 @@
 /**
- * An HTTP(S) proxy for containerd as a systemd drop-in: in effect in the
- * running containerd's environment; a change restarts containerd and runs
- * nothing else; removing it removes the drop-in.
+ * An HTTP(S) proxy for containerd as a root-only environment file named by a
+ * systemd drop-in: in effect in the running containerd's environment; a change
+ * restarts containerd and runs nothing else; removing it removes both.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOk, Lab, startLab, stepsRun } from "./lab";
@@ -18,9 +18,11 @@ afterAll(async () => {
 });
 
 const DROP_IN = "/etc/systemd/system/containerd.service.d/http-proxy.conf";
+const ENV_FILE = "/etc/containerd/http-proxy.env";
 
+/** The running containerd's own environment. */
 async function environment(): Promise<string> {
-  return lab.onWorker("systemctl show -p Environment --value containerd");
+  return lab.onWorker("tr '\\0' '\\n' </proc/$(systemctl show -p MainPID --value containerd)/environ");
 }
 
 async function mainPid(): Promise<string> {
@@ -37,6 +39,7 @@ describe("5.2 an HTTP(S) proxy for containerd", () => {
     expect(await mainPid()).not.toBe(before);
     expect(await environment()).toContain("HTTPS_PROXY=http://10.200.0.1:3128");
     expect(await environment()).toContain("NO_PROXY=localhost,10.0.0.0/8");
+    expect(await lab.onWorker(`stat -c '%a %U' ${ENV_FILE} ${DROP_IN}`)).toBe("600 root\n600 root\n");
   });
 
   it("a changed NO_PROXY restarts containerd and runs nothing else", async () => {
@@ -51,6 +54,7 @@ describe("5.2 an HTTP(S) proxy for containerd", () => {
     const result = expectOk(await lab.up());
     expect(stepsRun(result, worker)).toEqual(["proxy:create", "restart:update", "verify:create"]);
     expect(await lab.onWorker(`test -e ${DROP_IN} && echo present || echo gone`)).toBe("gone\n");
+    expect(await lab.onWorker(`test -e ${ENV_FILE} && echo present || echo gone`)).toBe("gone\n");
     expect(await environment()).not.toContain("HTTPS_PROXY");
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
   });
