@@ -78,6 +78,13 @@ export const VERIFIED_PLAN_FILE = `${PATHS.manifestDir}/verified-plan`;
  */
 export const VERIFIED_CONFIG_FILE = `${PATHS.manifestDir}/config.toml.verified`;
 
+/**
+ * Where the steps keep the files they adopted: a file of the operator's (a worker set up by hand) that a step
+ * was about to overwrite, copied aside first with its mode, owner and timestamps, one directory per step
+ * (`adopted/<step>/<the file's own path>`), root-only. Destroy puts each back.
+ */
+export const ADOPTED_DIR = `${PATHS.manifestDir}/adopted`;
+
 /** The socket containerd serves (CRI and its own API). */
 export const RUNTIME_SOCKET = `${PATHS.containerdState}/containerd.sock`;
 

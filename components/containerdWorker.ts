@@ -13,7 +13,7 @@ import {
   WorkerOptions,
   WorkerOptionsInput,
 } from "./options";
-import { assessDrift, parseHostState, probeScript } from "./hostDrift";
+import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { ProbeConnection, runProbe } from "./hostReader";
 import { readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
@@ -259,6 +259,9 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const next = pulumi.runtime.isDryRun() ? "the next up restores it" : "restoring it";
     for (const drift of assessment.drifts) {
       void pulumi.log.warn(`host drift on worker ${name}, step ${drift.step}: ${drift.what}; ${next}`, this);
+    }
+    for (const adoption of assessment.adoptions) {
+      void pulumi.log.warn(adoptionMessage(name, adoption, pulumi.runtime.isDryRun()), this);
     }
     return assessment.generations;
   }

@@ -8,6 +8,7 @@
  * proven to run: a failure leaves the host as it was.
  */
 import {
+  ADOPTED_DIR,
   ArchChoice,
   Artifact,
   ChecksumFormat,
@@ -19,7 +20,7 @@ import {
 } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
 import { renderProxyDropIn } from "./containerdUnit";
-import { generationFile, manifestFile } from "./hostDrift";
+import { adoptedCopies, generationFile, manifestFile } from "./hostDrift";
 import { assignments, script, scriptHeader, shellQuote, StepLabel } from "./shell";
 import { INSTALL_STEP, StepId } from "./steps";
 
@@ -41,6 +42,87 @@ const PLACE_FUNCTION = [
   '  mv -f "$tmp" "$2"',
   "}",
 ].join("\n");
+
+/**
+ * Adoption: before a step first overwrites a file it has never written (the operator's, on a worker set up
+ * by hand), it copies it aside, and destroy puts it back. A file is the step's own when the step's record
+ * (`<step>.files`, sha256sum's format) lists it; a file already kept is never copied again, so the copy kept
+ * is the operator's, whatever later runs find. KEEP is the step's directory under `ADOPTED_DIR` (root-only).
+ *
+ * - `owns RECORD PATH`: the record lists PATH.
+ * - `adopt KEEP RECORD PATH...`: copies each PATH that is there and not the step's to KEEP/PATH with `cp -a`
+ *   (content, mode, owner, timestamps), through a hidden partial copy renamed into place, and says so.
+ * - `put_back KEEP`: puts every copy back at its path (a copy beside it, then a rename), keeping the copies.
+ * - `forget_kept KEEP RECORD`: drops the record, then the copies.
+ * - `give_back KEEP RECORD`: removes each file the record lists that was not adopted, puts back those that
+ *   were, then forgets both. Until the record is gone a rerun redoes the same; after, it only finishes.
+ */
+export const ADOPT_FUNCTIONS = [
+  "owns() {",
+  '  [[ -f $1 ]] && grep -Fxq -- "$2" < <(cut -d" " -f3- "$1")',
+  "}",
+  "to_adopt() {",
+  "  [[ -e $3 || -L $3 ]] || return 1",
+  "  [[ ! -e $1$3 && ! -L $1$3 ]] || return 1",
+  '  ! owns "$2" "$3"',
+  "}",
+  "keep_dir() {",
+  `  mkdir -p ${shellQuote(PATHS.manifestDir)}`,
+  `  install -d -m 0700 ${shellQuote(ADOPTED_DIR)}`,
+  '  (umask 077 && mkdir -p -- "$1")',
+  "}",
+  "adopt() {",
+  "  local keep=$1 record=$2 path partial",
+  "  shift 2",
+  '  for path in "$@"; do',
+  '    to_adopt "$keep" "$record" "$path" || continue',
+  '    keep_dir "$keep$(dirname -- "$path")"',
+  "    partial=$keep${path%/*}/.${path##*/}.partial",
+  '    rm -f -- "$partial"',
+  '    cp -a -- "$path" "$partial"',
+  '    mv -f -- "$partial" "$keep$path"',
+  '    echo "adopted $path (kept aside; put back on destroy)"',
+  "  done",
+  "}",
+  "put_back() {",
+  "  local copy path tmp",
+  "  [[ -d $1 ]] || return 0",
+  "  while IFS= read -r -d '' copy; do",
+  '    path=${copy#"$1"}',
+  "    tmp=${path%/*}/.${path##*/}.put-back",
+  '    mkdir -p -- "${path%/*}"',
+  '    rm -f -- "$tmp"',
+  '    cp -a -- "$copy" "$tmp"',
+  '    mv -fT -- "$tmp" "$path"',
+  '    echo "put back $path (the file that was there before the component)"',
+  "  done < <(find \"$1\" -mindepth 1 \\( -type f -o -type l \\) ! -name '.*' -print0 | sort -z)",
+  "}",
+  "forget_kept() {",
+  '  rm -f -- "$2"',
+  '  rm -rf -- "$1"',
+  `  rmdir -- ${shellQuote(ADOPTED_DIR)} 2>/dev/null || true`,
+  "}",
+  "give_back() {",
+  "  local path",
+  "  if [[ -f $2 ]]; then",
+  "    while IFS= read -r path; do",
+  '      [[ -e $1$path || -L $1$path ]] || rm -f -- "$path"',
+  '    done < <(cut -d" " -f3- "$2")',
+  "  fi",
+  '  put_back "$1"',
+  '  forget_kept "$1" "$2"',
+  "}",
+].join("\n");
+
+/** `adopt` as a step calls it: its own copies directory and record, then the paths. */
+function adoptCall(step: StepId, paths: string): string {
+  return `adopt ${shellQuote(adoptedCopies(step))} ${shellQuote(manifestFile(step))} ${paths}`;
+}
+
+/** `give_back` as a step calls it on destroy. */
+function giveBackCall(step: StepId): string {
+  return `give_back ${shellQuote(adoptedCopies(step))} ${shellQuote(manifestFile(step))}`;
+}
 
 /**
  * Readiness and preflight, the first step on a worker: waits for cloud-init
@@ -253,6 +335,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     "  fi",
     "}",
     PLACE_FUNCTION,
+    ADOPT_FUNCTIONS,
     fetchArtifact(artifact),
     expectedChecksum(artifact, pinnedChecksum),
     "actual=$(sha256sum \"$work/$file\" | awk '{ print $1 }')",
@@ -261,6 +344,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     'chmod 0755 -- "${sources[@]}"',
     selfCheck(artifact),
     "# One rename(2) per file, all in one mv: no copy, and no reader sees half a file.",
+    adoptCall(INSTALL_STEP[artifact.part], '"${targets[@]}"'),
     'mv -f -- "${sources[@]}" "$dir/"',
     "# Record what was installed (sha256sum's format, so drift can be checked),",
     "# and remove what the previous version installed and this one no longer ships.",
@@ -282,6 +366,9 @@ export function uninstallScript(label: StepLabel, artifact: Artifact): string {
     '  cut -d" " -f3- "$manifest" | xargs -r -d "\\n" rm -f --',
     '  rm -f -- "$manifest"',
     "fi",
+    ADOPT_FUNCTIONS,
+    "# What it adopted goes back (its record is gone already: nothing else is removed).",
+    giveBackCall(INSTALL_STEP[artifact.part]),
     `echo "removed ${artifact.part}"`,
   );
 }
@@ -328,6 +415,8 @@ function writeStdinTo(path: string, mode: string, options: { removeWhenEmpty?: b
 export function writeFileScript(label: StepLabel, path: string): string {
   return script(
     scriptHeader(label),
+    ADOPT_FUNCTIONS,
+    adoptCall(label.step as StepId, shellQuote(path)),
     writeStdinTo(path, "0644"),
     "sum=$(sha256sum \"$target\" | awk '{ print $1 }')",
     'if (( changed )); then echo "wrote $target (sha256 $sum)"; else echo "unchanged $target (sha256 $sum)"; fi',
@@ -342,6 +431,23 @@ export function removeFileScript(label: StepLabel, ...paths: [string, ...string[
     `rm -f -- ${paths.map(shellQuote).join(" ")}`,
     ...dirs.map((dir) => `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`),
     `echo "removed ${paths.join(", ")}"`,
+  );
+}
+
+/**
+ * Gives back the file a step wrote (config.toml, crictl.yaml) on destroy: the operator's file it adopted
+ * goes back byte for byte; one it wrote over nothing is removed, and its directory if left empty. Only
+ * what the step's record lists is removed, so a rerun after the record is gone touches nothing: the file
+ * put back stays.
+ */
+export function giveBackFileScript(label: StepLabel, step: StepId, path: string): string {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  return script(
+    scriptHeader(label),
+    ADOPT_FUNCTIONS,
+    giveBackCall(step),
+    dir === "/etc" ? "" : `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`,
+    `echo ${shellQuote(`${path} given back: put back if adopted, else removed`)}`,
   );
 }
 
@@ -525,6 +631,58 @@ const FAIL_WITH_JOURNAL = [
 ].join("\n");
 
 /**
+ * The unit step's part of adoption. `adopt_unit KEEP RECORD` also keeps whether the operator's containerd
+ * was enabled (`KEEP/.enablement`, written before the copy, so a run killed between the two still knows);
+ * `give_back_unit KEEP RECORD` puts the unit back and, when it was enabled, enables it again (not started:
+ * destroy has stopped containerd, and the other steps are still giving back its binaries and config).
+ *
+ * `restart_if_stale`: on the unit step's first run (no record yet) containerd may be the operator's, started
+ * before the component replaced its binary or config.toml, and the restart step has no first-run command.
+ * containerd is restarted when the binary it runs differs from the one in place, or config.toml changed after
+ * it started: never when both are as it started with.
+ */
+export const UNIT_ADOPT_FUNCTIONS = [
+  "adopt_unit() {",
+  `  if to_adopt "$1" "$2" ${shellQuote(PATHS.containerdUnit)}; then`,
+  '    keep_dir "$1"',
+  '    systemctl is-enabled containerd >"$1/.enablement" 2>/dev/null || true',
+  "  fi",
+  `  adopt "$1" "$2" ${shellQuote(PATHS.containerdUnit)}`,
+  "}",
+  "give_back_unit() {",
+  "  [[ -d $1 ]] || return 0",
+  '  put_back "$1"',
+  "  systemctl daemon-reload",
+  '  if [[ -f $1/.enablement && $(<"$1/.enablement") == enabled ]]; then',
+  '    systemctl enable containerd 2>/dev/null || fail "systemctl enable containerd failed for the unit put back"',
+  '    echo "containerd enabled again, as it was when adopted; it is stopped: systemctl start containerd starts it"',
+  "  fi",
+  '  forget_kept "$1" "$2"',
+  "}",
+  "# stale PID BINARY CONFIG: succeeds, saying why, when PID runs another BINARY or CONFIG changed after it started.",
+  "stale() {",
+  "  local ticks uptime",
+  "  [[ -r /proc/$1/stat ]] || return 1",
+  '  if ! cmp -s "/proc/$1/exe" "$2"; then echo "its binary differs from $2"; return 0; fi',
+  "  ticks=$(sed 's/^.*) //' \"/proc/$1/stat\" | awk '{ print $20 }')",
+  "  read -r uptime _ </proc/uptime",
+  '  if awk -v m="$(date -r "$3" +%s.%N)" -v now="$(date +%s.%N)" -v up="$uptime" -v t="$ticks" -v hz="$(getconf CLK_TCK)" \'BEGIN { exit !(m > now - up + t / hz) }\'; then',
+  '    echo "$3 changed after it started"',
+  "    return 0",
+  "  fi",
+  "  return 1",
+  "}",
+  "restart_if_stale() {",
+  "  local pid why",
+  `  [[ ! -f ${shellQuote(manifestFile("unit"))} ]] || return 0`,
+  "  pid=$(systemctl show -p MainPID --value containerd)",
+  `  why=$(stale "$pid" ${shellQuote(`${PATHS.containerdBinDir}/containerd`)} ${shellQuote(PATHS.containerdConfig)}) || return 0`,
+  '  systemctl restart containerd || fail_not_running "restart"',
+  '  echo "containerd restarted: the one running was started before the component ($why)"',
+  "}",
+].join("\n");
+
+/**
  * Installs the containerd unit from standard input, enables it and makes sure
  * containerd runs; restarts it only when the unit text changed.
  */
@@ -532,6 +690,9 @@ export function unitScript(label: StepLabel): string {
   return script(
     scriptHeader(label),
     FAIL_WITH_JOURNAL,
+    ADOPT_FUNCTIONS,
+    UNIT_ADOPT_FUNCTIONS,
+    `adopt_unit ${shellQuote(adoptedCopies("unit"))} ${shellQuote(manifestFile("unit"))}`,
     writeStdinTo(PATHS.containerdUnit, "0644"),
     "# One manager reload: enable's own, which also loads a new unit text; else one for a new unit text.",
     "# (Enabling without a reload would leave systemd warning that the unit changed on disk.)",
@@ -549,6 +710,7 @@ export function unitScript(label: StepLabel): string {
     '  systemctl start containerd || fail_not_running "start"',
     '  echo "containerd enabled and running"',
     "fi",
+    "restart_if_stale",
     'systemctl is-active --quiet containerd || fail_not_running "start"',
   );
 }
@@ -557,12 +719,16 @@ export function unitScript(label: StepLabel): string {
 export function removeUnitScript(label: StepLabel): string {
   return script(
     scriptHeader(label),
-    `if [[ -f ${PATHS.containerdUnit} ]]; then`,
+    ADOPT_FUNCTIONS,
+    UNIT_ADOPT_FUNCTIONS,
+    "# Only a unit the step's record lists is the component's: a rerun once the operator's is back leaves it.",
+    `if owns ${shellQuote(manifestFile("unit"))} ${shellQuote(PATHS.containerdUnit)}; then`,
     "  systemctl disable --now containerd 2>/dev/null || true",
     `  rm -f -- ${PATHS.containerdUnit}`,
     "  systemctl daemon-reload",
     "  systemctl reset-failed containerd 2>/dev/null || true",
     "fi",
+    `give_back_unit ${shellQuote(adoptedCopies("unit"))} ${shellQuote(manifestFile("unit"))}`,
     'echo "containerd stopped, disabled and its unit removed"',
   );
 }

@@ -13,6 +13,7 @@ import { registryStream, renderRegistryFiles } from "./registryHosts";
 import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
   forgetRun,
+  giveBackFileScript,
   installScript,
   proxyDropInScript,
   removeProxyDropInScript,
@@ -141,7 +142,7 @@ export function planWorker(
     {
       id: "config",
       create: command("config", writeFileScript(label("config"), PATHS.containerdConfig)),
-      delete: command("config", removeFileScript(label("config"), PATHS.containerdConfig), "delete"),
+      delete: command("config", giveBackFileScript(label("config"), "config", PATHS.containerdConfig), "delete"),
       stdin: config.text,
       dependsOn: ["ready"],
     },
@@ -162,7 +163,11 @@ export function planWorker(
     {
       id: "crictl-yaml",
       create: command("crictl-yaml", writeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
-      delete: command("crictl-yaml", removeFileScript(label("crictl-yaml"), PATHS.crictlConfig), "delete"),
+      delete: command(
+        "crictl-yaml",
+        giveBackFileScript(label("crictl-yaml"), "crictl-yaml", PATHS.crictlConfig),
+        "delete",
+      ),
       stdin: crictlConfig,
       dependsOn: ["ready"],
     },
