@@ -954,11 +954,13 @@ export interface VerifyExpectations {
  */
 export function verifyScript(label: StepLabel, expect: VerifyExpectations): string {
   const expectedDriver = expect.systemdCgroup ? "systemd" : "cgroupfs";
-  const dumpChecks = expect.configDump.map(({ key, headers, lines }) => {
-    const alternatives = lines.map((line) => `-e ${shellQuote(line)}`).join(" ");
-    const within = headers.length === 0 ? "''" : headers.map(shellQuote).join(" ");
-    return `grep -Fxq ${alternatives} <<<"$(section ${within})" || fail ${shellQuote(`containerd config dump does not show ${key} as rendered (expected: ${lines.join(" or ")})`)}`;
-  });
+  // Each rendered key as values (its name, the tables it may stand in, the lines that show it), checked by check_dump.
+  const dumpChecks = expect.configDump.map(({ key, headers, lines }, index) =>
+    [
+      assignments({ [`key_${index}`]: key, [`headers_${index}`]: headers, [`lines_${index}`]: lines }),
+      `check_dump "$key_${index}" "\${#headers_${index}[@]}" "\${headers_${index}[@]}" "\${lines_${index}[@]}"`,
+    ].join("\n"),
+  );
   return script(
     scriptHeader(label),
     PLACE_FUNCTION,
@@ -1003,6 +1005,15 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     "section() {",
     `  awk -v headers="$(printf '%s\\n' "$@")" 'BEGIN { n = split(headers, h, "\\n"); on = (n == 0) }`,
     '    /^\\[/ { on = 0; for (i = 1; i <= n; i++) if ($0 == h[i]) on = 1; next } on\' <<<"$dump"',
+    "}",
+    "# check_dump KEY N HEADER... LINE...: the dump shows one of the LINEs in one of the N HEADERs' tables.",
+    "check_dump() {",
+    "  local key=$1 n=$2 line patterns=()",
+    "  shift 2",
+    '  local headers=("${@:1:n}") lines=("${@:n+1}")',
+    '  for line in "${lines[@]}"; do patterns+=(-e "$line"); done',
+    '  grep -Fxq "${patterns[@]}" <<<"$(section "${headers[@]}")" ||',
+    "    fail \"containerd config dump does not show $key as rendered (expected: $(printf '%s or ' \"${lines[@]}\" | sed 's/ or $//'))\"",
     "}",
     ...dumpChecks,
     'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',

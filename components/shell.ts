@@ -53,16 +53,20 @@ export function script(...parts: string[]): string {
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f\u2028\u2029]/;
 
 /**
- * The one way a value enters a script: `name='value'` assignments at its top, used as `"$name"`
- * after, never spliced into double-quoted or unquoted text.
+ * The one way a value enters a script: `name='value'` assignments at its top (a list becomes a bash
+ * array, `name=('a' 'b')`), used as `"$name"` after, never spliced into double-quoted or unquoted text.
  */
-export function assignments(values: Readonly<Record<string, string | number>>): string {
+export function assignments(values: Readonly<Record<string, string | number | readonly string[]>>): string {
+  const quoted = (name: string, value: string | number): string => {
+    const text = String(value);
+    if (CONTROL_CHARACTERS.test(text)) throw new Error(`the value of ${name} holds a control character`);
+    return shellQuote(text);
+  };
   return Object.entries(values)
     .map(([name, value]) => {
-      const text = String(value);
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a shell variable name: ${name}`);
-      if (CONTROL_CHARACTERS.test(text)) throw new Error(`the value of ${name} holds a control character`);
-      return `${name}=${shellQuote(text)}`;
+      if (typeof value === "string" || typeof value === "number") return `${name}=${quoted(name, value)}`;
+      return `${name}=(${value.map((item) => quoted(name, item)).join(" ")})`;
     })
     .join("\n");
 }
