@@ -6,7 +6,7 @@
 import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ContainerdWorker, InvalidInputError } from "./components";
-import { Ec2Workers, instanceArch, readStackConfig } from "./components/stackConfig";
+import { Ec2Workers, ec2WorkerName, instanceArch, readStackConfig } from "./components/stackConfig";
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
 const CANONICAL_OWNER_ID = "099720109477";
@@ -34,6 +34,7 @@ const proxy = stack.bastion && {
   user: stack.bastion.user ?? stack.sshUser,
   port: stack.bastion.port ?? 22,
   privateKey: config.getSecret("bastionPrivateKey") ?? sshPrivateKey,
+  hostKey: stack.bastionHostKey,
 };
 
 function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
@@ -68,7 +69,7 @@ function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
   });
   const keyPair = new aws.ec2.KeyPair("workers", { publicKey: ec2.sshPublicKey });
   return Array.from({ length: ec2.count }, (_, index) => {
-    const name = `worker-${index}`;
+    const name = ec2WorkerName(index);
     const instance = new aws.ec2.Instance(`${name}-ec2`, {
       ami: ami.id,
       instanceType: ec2.instanceType,
@@ -111,7 +112,15 @@ for (const target of targets) {
     new ContainerdWorker(target.name, {
       ...stack.options,
       detectHostDrift: stack.detectHostDrift,
-      connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey, proxy },
+      // With a pinned host key, the steps (pulumi-command) and the drift probe refuse any other key.
+      connection: {
+        host: target.host,
+        user: target.user,
+        port: target.port,
+        privateKey: sshPrivateKey,
+        hostKey: stack.hostKeys[target.name],
+        proxy,
+      },
       after: previous === undefined ? undefined : [previous],
     }),
   );

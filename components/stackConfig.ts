@@ -4,6 +4,7 @@
  */
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
 import type { ContainerdSettings } from "./containerdSettings";
+import { parseHostKey } from "./hostKey";
 import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
 import { RegistryHostsInput } from "./registryHosts";
 
@@ -52,6 +53,10 @@ export interface StackConfig {
   detectHostDrift: boolean;
   rollout: Rollout;
   options: WorkerOptionsInput;
+  /** Pinned SSH host keys by worker name (`connection.hostKey`); a worker without one accepts any key. */
+  hostKeys: Record<string, string>;
+  /** The bastion's pinned host key (`proxy.hostKey`). */
+  bastionHostKey?: string;
 }
 
 /** The subset of `pulumi.Config` this module reads (so tests can hand it plain values). */
@@ -126,6 +131,65 @@ function readRegistries(config: ConfigSource): Record<string, RegistryHostsInput
   return registries;
 }
 
+/**
+ * A host key pin from config: one public key line (`ssh-ed25519 AAAA... [comment]`), checked the way
+ * pulumi-command will read it, so a wrong value fails the preview by its key and not the first step.
+ */
+function checkHostKey(input: string, value: unknown): string {
+  if (typeof value !== "string") {
+    throw new InvalidInputError(input, `expected a public host key line such as "ssh-ed25519 AAAA... root@worker"`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new InvalidInputError(input, "holds a control character (a newline?); give one key line");
+  }
+  try {
+    parseHostKey(value);
+  } catch (error) {
+    throw new InvalidInputError(input, (error as Error).message);
+  }
+  return value;
+}
+
+/** `hostKeys`: an object of worker name to host key line, naming only workers the stack has. */
+function readHostKeys(config: ConfigSource, workerNames: string[]): Record<string, string> {
+  const value = config.getObject<unknown>("hostKeys") ?? {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidInputError(
+      "hostKeys",
+      'expected an object of worker name to host key, e.g. {"worker-0": "ssh-ed25519 AAAA..."}',
+    );
+  }
+  const hostKeys: Record<string, string> = {};
+  for (const [name, key] of Object.entries(value)) {
+    if (!workerNames.includes(name)) {
+      throw new InvalidInputError(
+        `hostKeys.${name}`,
+        `no worker is named ${name}; the workers are ${workerNames.join(", ")}`,
+      );
+    }
+    hostKeys[name] = checkHostKey(`hostKeys.${name}`, key);
+  }
+  return hostKeys;
+}
+
+/** The pins, once the workers' names are known. */
+function withHostKeys<T extends Omit<StackConfig, "hostKeys" | "bastionHostKey">>(
+  config: ConfigSource,
+  stack: T,
+  workerNames: string[],
+): T & Pick<StackConfig, "hostKeys" | "bastionHostKey"> {
+  const bastionHostKey = config.get("bastionHostKey");
+  if (bastionHostKey !== undefined && stack.bastion === undefined) {
+    throw new InvalidInputError("bastionHostKey", "is set but bastion is not");
+  }
+  return {
+    ...stack,
+    hostKeys: readHostKeys(config, workerNames),
+    bastionHostKey: bastionHostKey === undefined ? undefined : checkHostKey("bastionHostKey", bastionHostKey),
+  };
+}
+
 export function readStackConfig(config: ConfigSource): StackConfig {
   const arch = config.get("arch") ?? "amd64";
   if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
@@ -174,7 +238,11 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
       names.add(host.name);
     }
-    return { workers: { kind: "hosts", hosts }, ...common };
+    return withHostKeys(
+      config,
+      { workers: { kind: "hosts", hosts }, ...common },
+      hosts.map((host) => host.name),
+    );
   }
 
   const count = config.getNumber("workerCount") ?? 2;
@@ -189,7 +257,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       "required to create EC2 workers (or set hosts to use machines you already have)",
     );
   }
-  return {
+  const ec2Stack: Omit<StackConfig, "hostKeys" | "bastionHostKey"> = {
     workers: {
       kind: "ec2",
       ec2: {
@@ -203,6 +271,16 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     },
     ...common,
   };
+  return withHostKeys(
+    config,
+    ec2Stack,
+    Array.from({ length: count }, (_, index) => ec2WorkerName(index)),
+  );
+}
+
+/** The name of EC2 worker `index`: its component, and its key in `hostKeys`. */
+export function ec2WorkerName(index: number): string {
+  return `worker-${index}`;
 }
 
 /**

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { utils } from "ssh2";
+import { InvalidInputError } from "../components/errors";
 import { ConfigSource, instanceArch, parseBastion, parseHostSpec, readStackConfig } from "../components/stackConfig";
 
 function source(values: Record<string, unknown>): ConfigSource {
@@ -178,5 +180,80 @@ describe("instanceArch: what the EC2 instance type runs", () => {
   ] as const)("rejects %s, naming instanceType", (_what, instanceType, arch, supported, message) => {
     expect(() => instanceArch({ instanceType, arch }, [...supported])).toThrow(message);
     expect(() => instanceArch({ instanceType, arch }, [...supported])).toThrow(/^invalid instanceType: /);
+  });
+});
+
+describe("host key pins", () => {
+  // Public keys made for this run.
+  const workerKey = utils.generateKeyPairSync("ed25519", { comment: "root@a" }).public;
+  const bastionKey = utils.generateKeyPairSync("ecdsa", { bits: 256 }).public;
+  const HOSTS = { hosts: ["a=10.0.1.5", "b=10.0.1.6"] };
+
+  it("reads hostKeys by worker name and bastionHostKey, as given", () => {
+    const config = readStackConfig(
+      source({ ...HOSTS, bastion: "203.0.113.5", hostKeys: { a: workerKey }, bastionHostKey: bastionKey }),
+    );
+    expect(config.hostKeys).toEqual({ a: workerKey });
+    expect(config.bastionHostKey).toBe(bastionKey);
+  });
+
+  it("pins nothing by default", () => {
+    const config = readStackConfig(source(HOSTS));
+    expect(config.hostKeys).toEqual({});
+    expect(config.bastionHostKey).toBeUndefined();
+  });
+
+  it("names EC2 workers as the program does", () => {
+    expect(readStackConfig(source({ ...EC2, workerCount: 3, hostKeys: { "worker-2": workerKey } })).hostKeys).toEqual({
+      "worker-2": workerKey,
+    });
+  });
+
+  it.each([
+    ["a list", { ...HOSTS, hostKeys: [workerKey] }, /^invalid hostKeys: expected an object of worker name to host key/],
+    [
+      "an unknown worker",
+      { ...HOSTS, hostKeys: { c: workerKey } },
+      /^invalid hostKeys\.c: no worker is named c; the workers are a, b$/,
+    ],
+    [
+      "a worker EC2 does not create",
+      { ...EC2, hostKeys: { "worker-2": workerKey } },
+      /^invalid hostKeys\.worker-2: no worker is named worker-2/,
+    ],
+    ["a number", { ...HOSTS, hostKeys: { a: 7 } }, /^invalid hostKeys\.a: expected a public host key line/],
+    [
+      "two lines",
+      { ...HOSTS, hostKeys: { a: `${workerKey}\n${workerKey}` } },
+      /^invalid hostKeys\.a: holds a control character/,
+    ],
+    [
+      "a carriage return",
+      { ...HOSTS, hostKeys: { a: `${workerKey}\r` } },
+      /^invalid hostKeys\.a: holds a control character/,
+    ],
+    [
+      "an escape",
+      { ...HOSTS, hostKeys: { a: `\u001b[31m${workerKey}` } },
+      /^invalid hostKeys\.a: holds a control character/,
+    ],
+    [
+      "a fingerprint",
+      { ...HOSTS, hostKeys: { a: "SHA256:abc" } },
+      /^invalid hostKeys\.a: expected a public host key line/,
+    ],
+    [
+      "an unreadable bastion key",
+      { ...HOSTS, bastion: "203.0.113.5", bastionHostKey: "ssh-ed25519 AAAA" },
+      /^invalid bastionHostKey: expected a public host key line/,
+    ],
+    [
+      "a bastion key without a bastion",
+      { ...HOSTS, bastionHostKey: bastionKey },
+      /^invalid bastionHostKey: is set but bastion is not$/,
+    ],
+  ])("refuses %s, naming the key", (_what, values, message) => {
+    expect(() => readStackConfig(source(values))).toThrow(InvalidInputError);
+    expect(() => readStackConfig(source(values))).toThrow(message);
   });
 });
