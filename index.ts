@@ -5,7 +5,7 @@
  */
 import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ContainerdWorker, InvalidInputError } from "./components";
+import { ContainerdWorker, InvalidInputError, setDriftReadConcurrency } from "./components";
 import { Ec2Workers, ec2WorkerName, instanceArch, readStackConfig } from "./components/stackConfig";
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
@@ -105,6 +105,7 @@ function waitsFor(runtimes: ContainerdWorker[]): ContainerdWorker | undefined {
   return undefined;
 }
 
+setDriftReadConcurrency(stack.driftReadConcurrency);
 const runtimes: ContainerdWorker[] = [];
 for (const target of targets) {
   const previous = waitsFor(runtimes);

@@ -11,6 +11,7 @@ import {
   WorkerOptions,
   WorkerOptionsInput,
 } from "./options";
+import { withDriftReadSlot } from "./driftReads";
 import { assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { ProbeConnection, runProbe } from "./hostReader";
 import { readyDialing } from "./readiness";
@@ -225,7 +226,13 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   private async readDrift(name: string, connection: ProbeConnection): Promise<Partial<Record<DriftingStep, number>>> {
     let stdout: string;
     try {
-      stdout = await runProbe(connection, probeScript());
+      // At most driftReadConcurrency reads at once across the program; the wait shows in the progress.
+      const waits = (limit: number, ahead: number) =>
+        void pulumi.log.info(
+          `worker ${name}: waiting to read ${connection.host} for host drift (${limit} reads at a time, ${ahead} waiting before it)`,
+          this,
+        );
+      stdout = await withDriftReadSlot(() => runProbe(connection, probeScript()), waits);
     } catch (error) {
       void pulumi.log.warn(
         `worker ${name}: cannot read ${connection.host} to check for host drift (${(error as Error).message}); ` +

@@ -4,6 +4,7 @@
  */
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
 import type { ContainerdSettings } from "./containerdSettings";
+import { DEFAULT_DRIFT_READ_CONCURRENCY, MAX_DRIFT_READ_CONCURRENCY } from "./driftReads";
 import { parseHostKey } from "./hostKey";
 import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
 import { RegistryHostsInput } from "./registryHosts";
@@ -51,6 +52,8 @@ export interface StackConfig {
   bastion?: Bastion;
   /** Read each worker on preview and up to report and repair host drift. */
   detectHostDrift: boolean;
+  /** How many of those reads run at once, across the program. */
+  driftReadConcurrency: number;
   rollout: Rollout;
   options: WorkerOptionsInput;
   /** Pinned SSH host keys by worker name (`connection.hostKey`); a worker without one accepts any key. */
@@ -225,7 +228,18 @@ export function readStackConfig(config: ConfigSource): StackConfig {
   if (!(ROLLOUTS as readonly string[]).includes(rollout)) {
     throw new InvalidInputError("rollout", `${JSON.stringify(rollout)} is not one of ${ROLLOUTS.join(", ")}`);
   }
-  const common = { sshUser, bastion, detectHostDrift, rollout: rollout as Rollout, options };
+  const driftReadConcurrency = config.getNumber("driftReadConcurrency") ?? DEFAULT_DRIFT_READ_CONCURRENCY;
+  if (
+    !Number.isInteger(driftReadConcurrency) ||
+    driftReadConcurrency < 1 ||
+    driftReadConcurrency > MAX_DRIFT_READ_CONCURRENCY
+  ) {
+    throw new InvalidInputError(
+      "driftReadConcurrency",
+      `${driftReadConcurrency} is not a whole number from 1 to ${MAX_DRIFT_READ_CONCURRENCY}`,
+    );
+  }
+  const common = { sshUser, bastion, detectHostDrift, driftReadConcurrency, rollout: rollout as Rollout, options };
 
   const specs = config.getObject<unknown>("hosts") ?? [];
   if (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string")) {

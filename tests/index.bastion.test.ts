@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { utils } from "ssh2";
+import { driftReadConcurrency } from "../components/driftReads";
 import { readyDialing } from "../components/readiness";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
 import { loadProgram, TEST_PRIVATE_KEY, verifyStdout } from "./programStack";
@@ -24,6 +25,7 @@ beforeAll(async () => {
       readyTimeoutSeconds: 120,
       hostKeys: { "worker-1": WORKER_1_HOST_KEY },
       bastionHostKey: BASTION_HOST_KEY,
+      driftReadConcurrency: 4,
     },
     {
       call: (token) => {
@@ -76,6 +78,10 @@ describe("the program with a bastion", () => {
       expect(connectionOf(`worker-0-${step}`).hostKey).toBeUndefined();
       expect(connectionOf(`worker-0-${step}`)).toMatchObject({ proxy: { hostKey: BASTION_HOST_KEY } });
     }
+  });
+
+  it("bounds the drift reads as driftReadConcurrency says (a bastion takes them all)", () => {
+    expect(driftReadConcurrency()).toBe(4);
   });
 
   it("passes readyTimeoutSeconds to the readiness gate, on both hops", () => {

@@ -121,6 +121,11 @@ describe("readStackConfig", () => {
     expect(readStackConfig(source({ ...EC2, rollout: "first-then-rest" })).rollout).toBe("first-then-rest");
   });
 
+  it("bounds the drift reads at 16 at once unless driftReadConcurrency says otherwise", () => {
+    expect(readStackConfig(source(EC2)).driftReadConcurrency).toBe(16);
+    expect(readStackConfig(source({ ...EC2, driftReadConcurrency: 1 })).driftReadConcurrency).toBe(1);
+  });
+
   it("passes pinned checksums through", () => {
     const sha = "f".repeat(64);
     expect(readStackConfig(source({ ...EC2, runcSha256: sha, crictlSha256: sha })).options.checksums).toEqual({
@@ -141,6 +146,9 @@ describe("readStackConfig", () => {
       { ...EC2, rollout: "serial" },
       /invalid rollout: "serial" is not one of all-at-once, one-at-a-time, first-then-rest/,
     ],
+    [{ ...EC2, driftReadConcurrency: 0 }, /^invalid driftReadConcurrency: 0 is not a whole number from 1 to 1024$/],
+    [{ ...EC2, driftReadConcurrency: 2.5 }, /^invalid driftReadConcurrency: 2\.5 is not/],
+    [{ ...EC2, driftReadConcurrency: 5000 }, /^invalid driftReadConcurrency: 5000 is not/],
     [{ ...EC2, registries: ["docker.io"] }, /invalid registries: .*not an object keyed by registry host/],
     [
       { ...EC2, registries: { "docker.io": { mirrors: [{ host: "mirror:5000" }] } } },
