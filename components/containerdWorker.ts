@@ -229,7 +229,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       // At most driftReadConcurrency reads at once across the program; the wait shows in the progress.
       const waits = (limit: number, ahead: number) =>
         void pulumi.log.info(
-          `worker ${name}: waiting to read ${connection.host} for host drift (${limit} reads at a time, ${ahead} waiting before it)`,
+          `worker ${name}: waiting to read ${connection.host} for host drift (reads run ${limit} at a time; ${ahead} waiting before it)`,
           this,
         );
       stdout = await withDriftReadSlot(() => runProbe(connection, probeScript()), waits);

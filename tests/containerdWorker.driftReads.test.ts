@@ -50,7 +50,7 @@ describe("ContainerdWorker drift reads under driftReadConcurrency", () => {
     const waits = info.mock.calls.map(([message]) => message).filter((m) => m.includes("waiting to read"));
     expect(waits).toHaveLength(9);
     expect(waits).toContainEqual(
-      "worker bounded-11: waiting to read bounded-11.example for host drift (3 reads at a time, 8 waiting before it)",
+      "worker bounded-11: waiting to read bounded-11.example for host drift (reads run 3 at a time; 8 waiting before it)",
     );
     // A worker that cannot be read still only warns.
     expect(warn.mock.calls.map(([message]) => message)).toEqual([
