@@ -78,6 +78,9 @@ function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
       keyName: keyPair.keyName,
       // Behind a bastion the workers stay private: reached at their private address through it.
       associatePublicIpAddress: proxy === undefined,
+      // IMDSv2 only: a request needs a session token, which a forwarded (SSRF) GET cannot get.
+      metadataOptions: { httpTokens: ec2.requireImdsv2 ? "required" : "optional", httpEndpoint: "enabled" },
+      rootBlockDevice: { encrypted: ec2.encryptRootVolume },
       tags: { Name: name },
     });
     const host =

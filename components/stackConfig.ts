@@ -26,6 +26,10 @@ export interface Ec2Workers {
   sshCidr: string;
   sshPublicKey: string;
   subnetId?: string;
+  /** Instance metadata only with a session token (IMDSv2): `httpTokens: "required"`. */
+  requireImdsv2: boolean;
+  /** An encrypted root volume (the account's default EBS key unless it sets another). */
+  encryptRootVolume: boolean;
 }
 
 /** A bastion (SSH jump host) given as `[user@]address[:port]`. */
@@ -281,6 +285,8 @@ export function readStackConfig(config: ConfigSource): StackConfig {
         sshCidr: checkCidr(sshCidr),
         sshPublicKey,
         subnetId: config.get("subnetId"),
+        requireImdsv2: config.getBoolean("requireImdsv2") ?? true,
+        encryptRootVolume: config.getBoolean("encryptRootVolume") ?? true,
       },
     },
     ...common,

@@ -69,7 +69,15 @@ describe("readStackConfig", () => {
     const amd = readStackConfig(source(EC2));
     expect(amd.workers).toEqual({
       kind: "ec2",
-      ec2: { count: 2, instanceType: "t3.medium", arch: "amd64", subnetId: undefined, ...EC2 },
+      ec2: {
+        count: 2,
+        instanceType: "t3.medium",
+        arch: "amd64",
+        subnetId: undefined,
+        requireImdsv2: true,
+        encryptRootVolume: true,
+        ...EC2,
+      },
     });
     expect(readStackConfig(source({ ...EC2, arch: "arm64" })).workers).toMatchObject({
       ec2: { instanceType: "t4g.medium", arch: "arm64" },
@@ -99,6 +107,12 @@ describe("readStackConfig", () => {
       readyTimeoutSeconds: undefined,
       registries: undefined,
       containerdSettings: undefined,
+    });
+  });
+
+  it("lets EC2 workers allow IMDSv1 and an unencrypted root volume only when asked", () => {
+    expect(readStackConfig(source({ ...EC2, requireImdsv2: false, encryptRootVolume: false })).workers).toMatchObject({
+      ec2: { requireImdsv2: false, encryptRootVolume: false },
     });
   });
 
