@@ -17,6 +17,7 @@ import { ProbeConnection, runProbe } from "./hostReader";
 import { readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
+import { claimWorkerAddress, WorkerAddress } from "./workerAddresses";
 import { planWorker, WorkerPlan } from "./workerPlan";
 
 type ScriptKind = "create" | "update" | "delete";
@@ -123,6 +124,9 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const options: WorkerOptions = validated(() => resolveOptions(args));
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
+    // One machine, one component: a second one for the same host:port fails here, naming the first
+    // (the facts' shape was checked just above).
+    if (facts) validated(() => claimWorkerAddress(name, facts as WorkerAddress));
     // Values only known later (an instance's IP) are checked once they are.
     const connection = pulumi
       .output(args.connection)

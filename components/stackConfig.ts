@@ -8,6 +8,7 @@ import { DEFAULT_DRIFT_READ_CONCURRENCY, MAX_DRIFT_READ_CONCURRENCY } from "./dr
 import { parseHostKey } from "./hostKey";
 import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
 import { RegistryHostsInput } from "./registryHosts";
+import { hostPort } from "./workerAddresses";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
 export interface ExistingHost {
@@ -146,7 +147,6 @@ function checkHostKey(input: string, value: unknown): string {
   if (typeof value !== "string") {
     throw new InvalidInputError(input, `expected a public host key line such as "ssh-ed25519 AAAA... root@worker"`);
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) {
     throw new InvalidInputError(input, "holds a control character (a newline?); give one key line");
   }
@@ -255,6 +255,19 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     for (const host of hosts) {
       if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
       names.add(host.name);
+    }
+    // One machine under two names would get two components installing and repairing the same files.
+    const addresses = new Map<string, string>();
+    for (const host of hosts) {
+      const address = hostPort({ host: host.address, port: host.port });
+      const other = addresses.get(address);
+      if (other !== undefined) {
+        throw new InvalidInputError(
+          "hosts",
+          `${other} and ${host.name} are the same machine, ${address}; list it once`,
+        );
+      }
+      addresses.set(address, host.name);
     }
     return withHostKeys(
       config,

@@ -53,6 +53,12 @@ describe("readStackConfig", () => {
     expect(readStackConfig(source(EC2)).bastion).toBeUndefined();
   });
 
+  it("takes one address on two ports as two machines", () => {
+    expect(readStackConfig(source({ hosts: ["a=10.0.0.1", "b=10.0.0.1:2222"] })).workers).toMatchObject({
+      hosts: [{ name: "a" }, { name: "b" }],
+    });
+  });
+
   it("uses existing hosts when given, with sshUser as the default user", () => {
     const config = readStackConfig(source({ hosts: ["a=10.0.0.1", "b=root@10.0.0.2:2200"], sshUser: "debian" }));
     expect(config.workers).toEqual({
@@ -150,6 +156,18 @@ describe("readStackConfig", () => {
 
   it.each([
     [{ hosts: ["a=10.0.0.1", "a=10.0.0.2"] }, /hosts: the name a is used twice/],
+    [
+      { hosts: ["a=10.0.0.1", "b=admin@10.0.0.1:22"] },
+      /^invalid hosts: a and b are the same machine, 10\.0\.0\.1:22; list it once$/,
+    ],
+    [
+      { hosts: ["a=Worker.Internal:2222", "b=worker.internal:2222"] },
+      /^invalid hosts: a and b are the same machine, worker\.internal:2222/,
+    ],
+    [
+      { hosts: ["a=[2001:db8::1]", "b=[2001:DB8::1]:22"] },
+      /^invalid hosts: a and b are the same machine, \[2001:db8::1\]:22/,
+    ],
     [{ hosts: "a=10.0.0.1" }, /invalid hosts: expected a list/],
     [{}, /invalid sshCidr: required to create EC2 workers/],
     [{ sshCidr: "0.0.0.0/0" }, /invalid sshPublicKey/],
