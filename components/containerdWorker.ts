@@ -13,6 +13,7 @@ import {
 } from "./options";
 import { withDriftReadSlot } from "./driftReads";
 import { assessDrift, parseHostState, probeScript } from "./hostDrift";
+import { checkHostKeys } from "./hostKey";
 import { ProbeConnection, runProbe } from "./hostReader";
 import { readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
@@ -130,7 +131,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     // Values only known later (an instance's IP) are checked once they are.
     const connection = pulumi
       .output(args.connection)
-      .apply((value) => validated(() => (checkConnection(value), value)));
+      .apply((value) => validated(() => (checkConnection(value), checkHostKeys(value), value)));
 
     // What only the worker can tell: with drift detection, each step's generation as read
     // from it; with `arch: "auto"`, the arch its ready step reports. Everything else about

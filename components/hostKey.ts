@@ -14,6 +14,7 @@
  */
 import * as crypto from "node:crypto";
 import { utils } from "ssh2";
+import { InvalidInputError } from "./errors";
 
 /** The host key types a pin may name (certificates and DSA are not accepted). */
 export const HOST_KEY_TYPES = [
@@ -87,4 +88,23 @@ export function matchesHostKey(key: PinnedHostKey, presented: Buffer): boolean {
 /** OpenSSH's fingerprint of a key in wire form (`SHA256:...`), for messages. */
 export function fingerprint(blob: Buffer): string {
   return `SHA256:${crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+/**
+ * Refuses a connection whose `hostKey` or `proxy.hostKey` is not a key line pulumi-command could read:
+ * it would fail every step at up; this fails the preview, naming the input.
+ */
+export function checkHostKeys(connection: { hostKey?: unknown; proxy?: unknown }): void {
+  const check = (input: string, value: unknown) => {
+    if (value === undefined) return;
+    try {
+      if (typeof value !== "string") throw new Error("expected a public host key line");
+      parseHostKey(value);
+    } catch (error) {
+      throw new InvalidInputError(input, (error as Error).message);
+    }
+  };
+  check("connection.hostKey", connection.hostKey);
+  const proxy = connection.proxy as { hostKey?: unknown } | undefined;
+  if (typeof proxy === "object" && proxy !== null) check("connection.proxy.hostKey", proxy.hostKey);
 }

@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Server, utils } from "ssh2";
-import { fingerprint, hostKeyAlgorithms, matchesHostKey, parseHostKey } from "../components/hostKey";
+import { checkHostKeys, fingerprint, hostKeyAlgorithms, matchesHostKey, parseHostKey } from "../components/hostKey";
 import { ProbeConnection, runProbe } from "../components/hostReader";
 
 // Keys made for this run only.
@@ -52,6 +52,21 @@ describe("reading a host key pin as pulumi-command does (ssh.ParseAuthorizedKey)
     expect(() => parseHostKey(hostKey.private)).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining("PRIVATE") as unknown }) as Error,
     );
+  });
+});
+
+describe("checkHostKeys: a component's connection", () => {
+  it("passes a connection without pins, or with readable ones", () => {
+    expect(() => checkHostKeys({})).not.toThrow();
+    expect(() => checkHostKeys({ hostKey: hostKey.public, proxy: { hostKey: otherKey.public } })).not.toThrow();
+  });
+
+  it.each([
+    [{ hostKey: "ssh-ed25519" }, /^invalid connection\.hostKey: expected a public host key line/],
+    [{ hostKey: 42 }, /^invalid connection\.hostKey: expected a public host key line/],
+    [{ hostKey: hostKey.public, proxy: { hostKey: "nope" } }, /^invalid connection\.proxy\.hostKey: expected/],
+  ])("refuses %j, naming the input", (connection, message) => {
+    expect(() => checkHostKeys(connection)).toThrow(message);
   });
 });
 
