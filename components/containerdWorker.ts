@@ -13,11 +13,14 @@ import {
   WorkerOptions,
   WorkerOptionsInput,
 } from "./options";
+import { withDriftReadSlot } from "./driftReads";
 import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./hostDrift";
+import { checkHostKeys } from "./hostKey";
 import { ProbeConnection, runProbe } from "./hostReader";
 import { readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
+import { claimWorkerAddress, WorkerAddress } from "./workerAddresses";
 import { planWorker, WorkerPlan } from "./workerPlan";
 import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./secretInputs";
 
@@ -135,10 +138,13 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const secretInputs = deferred ? resolveSecretInputs(optionArgs, validated) : undefined;
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
+    // One machine, one component: a second one for the same host:port fails here, naming the first
+    // (the facts' shape was checked just above).
+    if (facts) validated(() => claimWorkerAddress(name, facts as WorkerAddress));
     // Values only known later (an instance's IP) are checked once they are.
     const connection = pulumi
       .output(args.connection)
-      .apply((value) => validated(() => (checkConnection(value), value)));
+      .apply((value) => validated(() => (checkConnection(value), checkHostKeys(value), value)));
 
     // What only the worker can tell: with drift detection, each step's generation as read
     // from it; with `arch: "auto"`, the arch its ready step reports. Everything else about
@@ -246,7 +252,13 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   private async readDrift(name: string, connection: ProbeConnection): Promise<Partial<Record<DriftingStep, number>>> {
     let stdout: string;
     try {
-      stdout = await runProbe(connection, probeScript());
+      // At most driftReadConcurrency reads at once across the program; the wait shows in the progress.
+      const waits = (limit: number, ahead: number) =>
+        void pulumi.log.info(
+          `worker ${name}: waiting to read ${connection.host} for host drift (reads run ${limit} at a time; ${ahead} waiting before it)`,
+          this,
+        );
+      stdout = await withDriftReadSlot(() => runProbe(connection, probeScript()), waits);
     } catch (error) {
       void pulumi.log.warn(
         `worker ${name}: cannot read ${connection.host} to check for host drift (${(error as Error).message}); ` +

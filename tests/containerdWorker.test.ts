@@ -49,7 +49,12 @@ async function waitFor(condition: () => boolean): Promise<void> {
 }
 
 async function build(name: string, args: Omit<ContainerdWorkerArgs, "connection"> = {}): Promise<ContainerdWorker> {
-  const worker = new ContainerdWorker(name, { connection: connection(), detectHostDrift: false, ...args });
+  // One machine per component: each worker its own (documentation) host name.
+  const worker = new ContainerdWorker(name, {
+    connection: connection(`${name}.example`),
+    detectHostDrift: false,
+    ...args,
+  });
   await valueOf(worker.runtimeVersion);
   await settle();
   return worker;
@@ -459,5 +464,58 @@ describe("bad input fails at construction, naming the input and what is allowed"
     expect(() => new ContainerdWorker("worker-7", { connection: connection(), arch: "x86" })).toThrow(
       /^ContainerdWorker worker-7: invalid arch/,
     );
+  });
+});
+
+describe("one machine, one component", () => {
+  it("refuses a second component for the same host and port, naming both", () => {
+    new ContainerdWorker("first-of-two", { connection: connection("192.0.2.50"), detectHostDrift: false });
+    const second = () =>
+      new ContainerdWorker("second-of-two", {
+        connection: { ...connection("192.0.2.50"), port: 22 },
+        detectHostDrift: false,
+      });
+    expect(second).toThrow(pulumi.ResourceError);
+    expect(second).toThrow(
+      /^ContainerdWorker second-of-two: invalid connection: 192\.0\.2\.50:22 is already the worker of ContainerdWorker first-of-two; one machine needs one component/,
+    );
+  });
+
+  it("counts a host name in any case as the same, and tells ports and bastions apart", () => {
+    new ContainerdWorker("named", { connection: connection("Worker-9.example"), detectHostDrift: false });
+    expect(
+      () => new ContainerdWorker("renamed", { connection: connection("worker-9.example"), detectHostDrift: false }),
+    ).toThrow(/worker-9\.example:22 is already the worker of ContainerdWorker named/);
+    // Another port, or the same private address behind another bastion, is another machine.
+    new ContainerdWorker("other-port", {
+      connection: { ...connection("worker-9.example"), port: 2222 },
+      detectHostDrift: false,
+    });
+    new ContainerdWorker("behind-a", {
+      connection: { ...connection("10.0.9.9"), proxy: { host: "198.51.100.1" } },
+      detectHostDrift: false,
+    });
+    new ContainerdWorker("behind-b", {
+      connection: { ...connection("10.0.9.9"), proxy: { host: "198.51.100.2" } },
+      detectHostDrift: false,
+    });
+    expect(
+      () =>
+        new ContainerdWorker("behind-a-again", {
+          connection: { ...connection("10.0.9.9"), proxy: { host: "198.51.100.1", port: 22 } },
+          detectHostDrift: false,
+        }),
+    ).toThrow(/10\.0\.9\.9:22 through 198\.51\.100\.1:22 is already the worker of ContainerdWorker behind-a/);
+  });
+
+  it("leaves an address known only later (an instance's IP) to the program", () => {
+    new ContainerdWorker("later-a", { connection: connection("192.0.2.60"), detectHostDrift: false });
+    expect(
+      () =>
+        new ContainerdWorker("later-b", {
+          connection: { ...connection(), host: pulumi.output("192.0.2.60") },
+          detectHostDrift: false,
+        }),
+    ).not.toThrow();
   });
 });

@@ -56,6 +56,15 @@ describe("the program creating EC2 workers", () => {
     ]);
   });
 
+  it("requires IMDSv2 and encrypts the root volume of every instance by default", () => {
+    const instances = run.registrations.filter((r) => r.type === "aws:ec2/instance:Instance");
+    expect(instances).toHaveLength(3);
+    for (const instance of instances) {
+      expect(instance.inputs.metadataOptions).toEqual({ httpTokens: "required", httpEndpoint: "enabled" });
+      expect(instance.inputs.rootBlockDevice).toEqual({ encrypted: true });
+    }
+  });
+
   it("installs the arm64 artifacts on each instance, reached at its public address", () => {
     expect(run.registrations.filter((r) => r.type === CONTAINERD_WORKER_TYPE).map((r) => r.name)).toEqual([
       "worker-0",
