@@ -168,7 +168,23 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const isFixed = (id: StepId, kind: StepText, text: string): boolean =>
       variants.every((variant) => variant.steps.find((s) => s.id === id)?.[kind] === text);
     let workerArch: pulumi.Output<Arch> | undefined;
-    let planned: pulumi.Output<{ plan: WorkerPlan; secretStdin: Set<StepId> }> | undefined;
+    type Planned = { plan: WorkerPlan; secretStdin: Set<StepId> };
+    // The plan once what it depends on is known: with the secret inputs' values, and which steps carry them.
+    const planFrom = (
+      generationsRead: pulumi.Input<Partial<Record<DriftingStep, number>>>,
+      reportedArch: pulumi.Input<Arch>,
+    ): pulumi.Output<Planned> =>
+      pulumi
+        .all([generationsRead, reportedArch, secretInputs ?? NO_SECRET_INPUTS])
+        .apply(([read, planArch, resolved]) => {
+          const resolvedOptions = { ...options, ...resolved.values };
+          return {
+            plan: planWorker(name, resolvedOptions, read, planArch),
+            secretStdin: secretStdinSteps(name, resolvedOptions, resolved, planArch),
+          };
+        });
+    let planned: pulumi.Output<Planned> | undefined;
+    let settled: pulumi.Output<Planned> | undefined;
     const readyGate = readyDialing(options.readyTimeoutSeconds);
     const readyConnection = connection.apply((value) => gatedConnection(value, options.readyTimeoutSeconds));
     const commands: Partial<Record<StepId, remote.Command>> = {};
@@ -178,14 +194,14 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       const text = (kind: StepText): pulumi.Input<string> | undefined => {
         const fixed = step[kind];
         if (fixed === undefined) return undefined;
-        if (isFixed(step.id, kind, fixed) && (kind !== "stdin" || secretInputs === undefined)) return fixed;
-        planned ??= pulumi
-          .all([generations ?? {}, workerArch ?? knownArch, secretInputs ?? NO_SECRET_INPUTS])
-          .apply(([read, arch, resolved]) => ({
-            plan: planWorker(name, { ...options, ...resolved.values }, read, arch),
-            secretStdin: secretStdinSteps(name, { ...options, ...resolved.values }, resolved, arch),
-          }));
-        return planned.apply(({ plan: p, secretStdin }): pulumi.Output<string> => {
+        const readsWorker = !isFixed(step.id, kind, fixed);
+        if (!readsWorker && (kind !== "stdin" || secretInputs === undefined)) return fixed;
+        // Only a text that differs with what the worker tells waits for the drift read; a standard input
+        // that may carry a secret input waits only for the secret inputs.
+        const source = readsWorker
+          ? (planned ??= planFrom(generations ?? {}, workerArch ?? knownArch))
+          : (settled ??= planFrom({}, knownArch));
+        return source.apply(({ plan: p, secretStdin }): pulumi.Output<string> => {
           const value = p.steps.find((s) => s.id === step.id)?.[kind] ?? "";
           return kind === "stdin" && secretStdin.has(step.id) ? pulumi.secret(value) : pulumi.output(value);
         });
