@@ -458,11 +458,11 @@ export const SECRET_CAPABLE_INPUTS = ["downloadBaseUrl", "httpProxy", "registrie
 export type SecretCapableInput = (typeof SECRET_CAPABLE_INPUTS)[number];
 export type SecretCapableOptions = Pick<WorkerOptions, SecretCapableInput>;
 
-/** Every string in a value, object keys included. */
+/** Every string value in a value (not the keys, which name settings and registries). */
 function stringsIn(value: unknown): string[] {
   if (typeof value === "string") return [value];
   if (typeof value !== "object" || value === null) return [];
-  return Object.entries(value).flatMap(([key, item]) => [key, ...stringsIn(item)]);
+  return Object.values(value).flatMap(stringsIn);
 }
 
 /** Runs a check of a secret input; an error it raises repeats none of the secret's text. */

@@ -5,6 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { InvalidInputError } from "../components/options";
+import { ConfigSource, readStackConfig } from "../components/stackConfig";
 import { isSecretValue, MockedRun, settle, valueOf } from "./pulumiMocks";
 import { loadProgram } from "./programStack";
 
@@ -112,5 +114,33 @@ describe("secret stack config", () => {
     );
     const text = JSON.stringify(outputs) + logged.join("\n");
     for (const canary of Object.values(CANARY)) expect(text).not.toContain(canary);
+  });
+});
+
+describe("a secret stack config value that is invalid", () => {
+  const source = (values: Record<string, unknown>, secret: string[]): ConfigSource => ({
+    get: (key) => values[key] as string | undefined,
+    getNumber: () => undefined,
+    getBoolean: () => undefined,
+    getObject: <T>(key: string) => values[key] as T | undefined,
+    isSecret: (key) => secret.includes(key),
+  });
+  const hosts = ["worker-a=ubuntu@192.0.2.10"];
+
+  it.each([
+    ["downloadBaseUrl", `ftp://user:${CANARY.url}@mirror.internal`],
+    ["httpProxy", `socks5://user:${CANARY.proxy}@proxy.internal:1080`],
+    ["httpsProxy", `http://user:${CANARY.proxy}@proxy internal:3128`],
+    ["registries", { "docker.io": { mirrors: [{ host: `https://${CANARY.url}@m`, headers: { A: CANARY.header } }] } }],
+  ])("%s: fails as configuration, naming the key, repeating none of it", (key, value) => {
+    const read = () => readStackConfig(source({ hosts, [key]: value }, [key]));
+    expect(read).toThrow(InvalidInputError);
+    try {
+      read();
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message).toMatch(/^invalid (downloadBaseUrl|httpProxy|registries)/);
+      for (const canary of Object.values(CANARY)) expect(message).not.toContain(canary);
+    }
   });
 });

@@ -79,7 +79,7 @@ describe("URL inputs with credentials", () => {
     for (const given of [
       { downloadBaseUrl: `ftp://${CANARY}.internal/x` },
       { registries: { "docker.io": { mirrors: [{ host: "https://m", headers }] } } },
-      { registries: { [`${CANARY}_bad`]: { server: "https://m" } } },
+      { registries: { "docker.io": { server: `https://m/${CANARY}?query` } } },
     ]) {
       const secret = new Set(Object.keys(given) as SecretCapableInput[]);
       expect(() => resolveSecretCapable(given, secret)).toThrow(InvalidInputError);
