@@ -179,17 +179,16 @@ export function artifactFor(
   baseUrl: string,
   { staticBuild = false }: { staticBuild?: boolean } = {},
 ): Artifact {
+  /** Where a release file and its checksum file are, below the repository's release of `version`. */
+  const release = (repo: string, fileName: string, checksumFile: string) => {
+    const base = releaseBase(baseUrl, repo, version);
+    return { part, version, arch, fileName, url: `${base}/${fileName}`, checksumUrl: `${base}/${checksumFile}` };
+  };
   switch (part) {
     case "containerd": {
       const fileName = `containerd-${staticBuild ? "static-" : ""}${version}-linux-${arch}.tar.gz`;
-      const url = `${releaseBase(baseUrl, "containerd/containerd", version)}/${fileName}`;
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url,
-        checksumUrl: `${url}.sha256sum`,
+        ...release("containerd/containerd", fileName, `${fileName}.sha256sum`),
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
         selfCheck: versionCheck("containerd", version),
@@ -202,31 +201,17 @@ export function artifactFor(
             }),
       };
     }
-    case "runc": {
-      const fileName = `runc.${arch}`;
-      const base = releaseBase(baseUrl, "opencontainers/runc", version);
+    case "runc":
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url: `${base}/${fileName}`,
-        checksumUrl: `${base}/runc.sha256sum`,
+        ...release("opencontainers/runc", `runc.${arch}`, "runc.sha256sum"),
         checksumFormat: "named-line",
         packaging: { kind: "binary", installAs: PATHS.runcBinary },
         selfCheck: versionCheck("runc", version),
       };
-    }
     case "cni": {
       const fileName = `cni-plugins-linux-${arch}-v${version}.tgz`;
-      const url = `${releaseBase(baseUrl, "containernetworking/plugins", version)}/${fileName}`;
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url,
-        checksumUrl: `${url}.sha256`,
+        ...release("containernetworking/plugins", fileName, `${fileName}.sha256`),
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: ".", intoDir: PATHS.cniBinDir },
         // A plugin asked for its VERSION answers with the CNI spec versions it speaks, not its own release
@@ -241,14 +226,8 @@ export function artifactFor(
     }
     case "crictl": {
       const fileName = `crictl-v${version}-linux-${arch}.tar.gz`;
-      const url = `${releaseBase(baseUrl, "kubernetes-sigs/cri-tools", version)}/${fileName}`;
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url,
-        checksumUrl: `${url}.sha256`,
+        ...release("kubernetes-sigs/cri-tools", fileName, `${fileName}.sha256`),
         checksumFormat: "bare-hex",
         packaging: { kind: "tarball", member: ".", intoDir: PATHS.crictlBinDir },
         selfCheck: versionCheck("crictl", version),
