@@ -54,8 +54,9 @@ export const WRITTEN_PATHS: Readonly<Record<DriftingStep, readonly string[]>> = 
 };
 
 /**
- * The read-only probe, run as the SSH user (no sudo: everything it reads is
- * world-readable). POSIX sh, since it runs in the user's login shell. One line
+ * The read-only probe, run as the SSH user: everything it reads is world-readable but the
+ * root-only files the component wrote (hosts.toml), whose digest it asks `sudo -n` for; one it
+ * cannot read is `unreadable`, not drift. POSIX sh, since it runs in the user's login shell. One line
  * per fact: `service <active|enabled> <state>`, `record <step> <checked|missing>`,
  * `changed <step> <path> <missing | recorded-sha256 actual-sha256>`, `generation <step> <n>`,
  * `unowned <step> <path>` (a file where the step writes that its record does not list: it will adopt it).
@@ -72,8 +73,11 @@ export function probeScript(): string {
     '      if [ ! -e "$path" ]; then',
     '        echo "changed $step $path missing"',
     "      else",
-    '        have=$(sha256sum "$path" | cut -d" " -f1)',
-    '        [ "$have" = "$want" ] || echo "changed $step $path $want $have"',
+    "        # A root-only file (hosts.toml may hold credentials): its digest comes from sudo -n sha256sum alone.",
+    '        if [ -r "$path" ]; then have=$(sha256sum "$path" | cut -d" " -f1)',
+    '        else have=$(sudo -n sha256sum "$path" 2>/dev/null | cut -d" " -f1); fi',
+    '        if [ -z "$have" ]; then echo "unreadable $step $path"',
+    '        elif [ "$have" != "$want" ]; then echo "changed $step $path $want $have"; fi',
     "      fi",
     '    done <"$dir/$step.files"',
     '    echo "record $step checked"',
