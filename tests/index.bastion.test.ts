@@ -3,7 +3,7 @@ import { utils } from "ssh2";
 import { driftReadConcurrency } from "../components/driftReads";
 import { readyDialing } from "../components/readiness";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
-import { loadProgram, TEST_PRIVATE_KEY, verifyStdout } from "./programStack";
+import { ec2Mocks, loadProgram, TEST_PRIVATE_KEY } from "./programStack";
 
 // EC2 workers in a private subnet, reached through a bastion with a key of its own.
 const BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -27,22 +27,11 @@ beforeAll(async () => {
       bastionHostKey: BASTION_HOST_KEY,
       driftReadConcurrency: 4,
     },
-    {
-      call: (token) => {
-        if (token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-        if (token === "aws:ec2/getInstanceType:getInstanceType") return { supportedArchitectures: ["i386", "x86_64"] };
-        return { vpcId: "vpc-0123456789abcdef0" };
-      },
-      outputsFor: (type, name) => {
-        if (type === "aws:ec2/instance:Instance") {
-          return { publicIp: "", privateIp: `10.0.1.${10 + Number(/^worker-(\d+)-ec2$/.exec(name)?.[1])}` };
-        }
-        if (type === "command:remote:Command" && name.endsWith("-verify")) {
-          return { stdout: verifyStdout("v2.3.1") };
-        }
-        return {};
-      },
-    },
+    ec2Mocks({
+      architectures: ["i386", "x86_64"],
+      addressesOf: (index) => ({ publicIp: "", privateIp: `10.0.1.${10 + index}` }),
+      otherCalls: { vpcId: "vpc-0123456789abcdef0" },
+    }),
   ));
   await valueOf(program.runtimeVersion);
   await settle();

@@ -1,7 +1,7 @@
 /** EC2 workers with the security defaults turned off by stack config: the config is what the instances get. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
-import { loadProgram } from "./programStack";
+import { ec2Mocks, loadProgram } from "./programStack";
 
 let run: MockedRun;
 beforeAll(async () => {
@@ -14,25 +14,10 @@ beforeAll(async () => {
       requireImdsv2: false,
       encryptRootVolume: false,
     },
-    {
-      call: (token) => {
-        if (token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-        if (token === "aws:ec2/getInstanceType:getInstanceType") return { supportedArchitectures: ["x86_64"] };
-        return {};
-      },
-      outputsFor: (type, name) => {
-        if (type === "aws:ec2/instance:Instance") {
-          return { publicIp: `203.0.113.${20 + Number(/^worker-(\d+)-ec2$/.exec(name)?.[1])}`, privateIp: "10.0.0.9" };
-        }
-        if (type === "command:remote:Command" && name.endsWith("-verify")) {
-          return {
-            stdout:
-              "RuntimeName:  containerd\nRuntimeVersion:  v2.3.1\nRuntimeApiVersion:  v1\nCgroupDriver:  systemd\nLastCNILoadStatus:  ok",
-          };
-        }
-        return {};
-      },
-    },
+    ec2Mocks({
+      architectures: ["x86_64"],
+      addressesOf: (index) => ({ publicIp: `203.0.113.${20 + index}`, privateIp: "10.0.0.9" }),
+    }),
   ));
   await valueOf(program.runtimeVersion);
   await settle();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkConnection, InvalidInputError, resolveOptions, resolveRegistries } from "../components/options";
+import { checkConnection, resolveOptions, resolveRegistries } from "../components/options";
+import { expectInvalidInput } from "./invalidInput";
 
 describe("resolveOptions", () => {
   it("fills in the article's defaults", () => {
@@ -86,13 +87,7 @@ describe("resolveOptions", () => {
     ["downloadBaseUrl", { downloadBaseUrl: "https://mirror.example/?token=1" }],
     ["checksums.runc", { checksums: { runc: "z".repeat(64) } }],
   ])("rejects %s", (input, args) => {
-    try {
-      resolveOptions(args);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidInputError);
-      expect((error as InvalidInputError).input).toBe(input);
-    }
+    expectInvalidInput(() => resolveOptions(args), input);
   });
 });
 
@@ -179,14 +174,7 @@ describe("resolveRegistries", () => {
       /https:\/\/m is listed twice/,
     ],
   ])("rejects %s", (input, registries, message) => {
-    try {
-      resolveRegistries(registries);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidInputError);
-      expect((error as InvalidInputError).input).toBe(input);
-      expect((error as Error).message).toMatch(message);
-    }
+    expectInvalidInput(() => resolveRegistries(registries), input, message);
   });
 });
 

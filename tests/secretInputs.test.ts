@@ -11,6 +11,7 @@ import {
 import { isDeepPlain, resolveSecretInputs, secretStdinSteps } from "../components/secretInputs";
 import { planWorker } from "../components/workerPlan";
 import { installMocks, isSecretValue, MockedRun, settle, valueOf } from "./pulumiMocks";
+import { expectInvalidInput } from "./invalidInput";
 
 const CANARY = "canary-5e77b2";
 
@@ -45,14 +46,12 @@ describe("URL inputs with credentials", () => {
     ["downloadBaseUrl", { downloadBaseUrl: `https://:${CANARY}@mirror.internal` }],
     ["httpProxy.http", { httpProxy: { http: `http://user:${CANARY}@proxy:3128` } }],
   ])("are refused as plain text, naming %s and the fix, never the credentials", (input, given) => {
-    try {
-      resolveSecretCapable(given);
-      expect.unreachable();
-    } catch (error) {
-      expect((error as InvalidInputError).input).toBe(input);
-      expect((error as Error).message).toMatch(/carries credentials: give .* as a secret/);
-      expect((error as Error).message).not.toContain(CANARY);
-    }
+    const error = expectInvalidInput(
+      () => resolveSecretCapable(given),
+      input,
+      /carries credentials: give .* as a secret/,
+    );
+    expect(error.message).not.toContain(CANARY);
   });
 
   it("are accepted from a secret", () => {

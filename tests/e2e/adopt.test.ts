@@ -10,23 +10,16 @@
  * the unit step rewrites it and restarts containerd; worker 1 has a unit identical to the component's, so
  * only the changed config.toml makes the unit step restart the containerd it found running.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { artifactFor, Part } from "../../components/catalog";
 import { renderContainerdUnit } from "../../components/containerdUnit";
 import { resolveOptions } from "../../components/options";
 import { planWorker } from "../../components/workerPlan";
 import { DeploymentResult } from "./driver";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab } from "./lab";
+import { expectOk, MIRROR_VERSIONS } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-const names: string[] = [];
-beforeAll(async () => {
-  lab = await startLab({ workers: 2 });
-  names.push(...lab.workers.map((worker) => worker.name));
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 2 });
 
 /** upstream's containerd.service, as the article's curl fetches it. */
 const UPSTREAM_UNIT = `# Copyright The containerd Authors.
@@ -187,7 +180,7 @@ describe("workers set up by hand with the article's steps", () => {
   it("preview names, by worker and step, every file each step will adopt", async () => {
     const result = expectOk(await lab.preview());
     const adopting = result.warnings.filter((warning) => warning.includes("adopting on worker"));
-    for (const worker of names) {
+    for (const worker of lab.names) {
       for (const [step, paths] of Object.entries(ADOPTED)) {
         const warning = adopting.find((w) => w.includes(`adopting on worker ${worker}, step ${step}: `));
         expect(warning, `${worker} ${step}`).toBeDefined();
@@ -200,7 +193,7 @@ describe("workers set up by hand with the article's steps", () => {
 
   it("up converges them, says what it adopted, and keeps the container running", async () => {
     const result = expectOk(await lab.up());
-    for (const [index, worker] of names.entries()) {
+    for (const [index, worker] of lab.names.entries()) {
       for (const [step, paths] of Object.entries(ADOPTED)) {
         for (const path of paths) {
           expect(stdoutOf(result, worker, step), `${worker} ${step}`).toContain(
@@ -225,12 +218,12 @@ describe("workers set up by hand with the article's steps", () => {
         ).split(" ")[0],
       ).toBe(handConfig[index]);
     }
-    expect(stdoutOf(result, names[0] ?? "", "unit")).toContain("unit changed: containerd restarted");
-    expect(stdoutOf(result, names[1] ?? "", "unit")).toContain(
+    expect(stdoutOf(result, lab.nameOf(0), "unit")).toContain("unit changed: containerd restarted");
+    expect(stdoutOf(result, lab.nameOf(1), "unit")).toContain(
       "containerd restarted: the one running was started before the component (/etc/containerd/config.toml changed after it started)",
     );
     const outputs = result.outputs.workers as Record<string, Record<string, string>>;
-    for (const worker of names) expect(outputs[worker]?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
+    for (const worker of lab.names) expect(outputs[worker]?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
   });
 
   it("once the component's, nothing is adopted again: preview is clean, and a new config keeps the first copy", async () => {
@@ -238,7 +231,7 @@ describe("workers set up by hand with the article's steps", () => {
     expect(preview.warnings.filter((w) => w.includes("adopting on worker") || w.includes("host drift"))).toEqual([]);
 
     const result = expectOk(await lab.up({ sandboxImage: "registry.k8s.io/pause:3.10" }));
-    for (const [index, worker] of names.entries()) {
+    for (const [index, worker] of lab.names.entries()) {
       expect(stdoutOf(result, worker, "config")).toContain("wrote /etc/containerd/config.toml");
       expect(stdoutOf(result, worker, "config")).not.toContain("adopted");
       expect(
@@ -252,7 +245,7 @@ describe("workers set up by hand with the article's steps", () => {
 
   it("destroy puts every hand-made file back as it was, and containerd enabled as it was", async () => {
     const result = expectOk(await lab.destroy());
-    for (const [index, worker] of names.entries()) {
+    for (const [index, worker] of lab.names.entries()) {
       expect(stdoutOf(result, worker, "config")).toContain("put back /etc/containerd/config.toml");
       expect(await snapshot(index)).toBe(before[index]);
       // Enabled again, as before; stopped, as destroy leaves every worker.
@@ -264,7 +257,7 @@ describe("workers set up by hand with the article's steps", () => {
   });
 
   it("the unit's, config's and an install's deletes run again converge: the hand-made files stay", async () => {
-    const steps = planWorker(names[0] ?? "", resolveOptions({})).steps;
+    const steps = planWorker(lab.nameOf(0), resolveOptions({})).steps;
     const host = lab.workers[0];
     if (!host) throw new Error("no worker");
     for (const id of ["unit", "config", "crictl-yaml", "containerd"]) {

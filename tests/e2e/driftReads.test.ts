@@ -4,14 +4,14 @@
  * every session take two seconds (/etc/ssh/sshrc) and records when it began
  * and ended, so overlapping reads would show on the workers' own clocks.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOk, Lab, startLab } from "./lab";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectOk } from "./lab";
+import { useLab } from "./fixture";
 
 const SESSIONS = "/tmp/drift-read-sessions";
 
-let lab: Lab;
+const lab = useLab({ workers: 3 });
 beforeAll(async () => {
-  lab = await startLab({ workers: 3 });
   for (const index of [0, 1, 2]) {
     // sshd runs /etc/ssh/sshrc (as the user, with sh) before the session's command.
     await lab.onWorker(
@@ -19,9 +19,6 @@ beforeAll(async () => {
       index,
     );
   }
-});
-afterAll(async () => {
-  await lab?.stop();
 });
 
 /** Every worker's session intervals of the last preview, in seconds, sorted by start; then forgets them. */

@@ -4,13 +4,14 @@
  * read, named by worker in a warning; the worker's real key lets it read.
  */
 import { utils } from "ssh2";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { fingerprint } from "../../components/hostKey";
 import { DeploymentResult } from "./driver";
-import { expectOk, Lab, startLab } from "./lab";
+import { expectOk } from "./lab";
+import { useLab } from "./fixture";
 import type { Worker } from "./sandbox/worker";
 
-let lab: Lab;
+const lab = useLab({ workers: 2 });
 let first: Worker;
 let second: Worker;
 /** Each worker's real host key, as its sshd presents it. */
@@ -23,7 +24,6 @@ const readWarnings = (result: DeploymentResult) =>
   result.warnings.filter((w) => /cannot read|host drift|host key/.test(w));
 
 beforeAll(async () => {
-  lab = await startLab({ workers: 2 });
   [first, second] = lab.workers as [Worker, Worker];
   for (const index of [0, 1]) {
     realKeys.push((await lab.onWorker("cat /etc/ssh/ssh_host_ed25519_key.pub", index)).trim());
@@ -31,9 +31,6 @@ beforeAll(async () => {
   // Installed with both real keys pinned: the steps accept them.
   expectOk(await lab.up({ hostKeys: JSON.stringify({ [first.name]: realKeys[0], [second.name]: realKeys[1] }) }));
   await lab.onWorker("echo '# edited by hand' >> /etc/containerd/config.toml", 0);
-});
-afterAll(async () => {
-  await lab?.stop();
 });
 
 describe("a pinned worker host key", () => {

@@ -4,24 +4,16 @@
  * the worker only in root-only files and in the stack only as secrets.
  */
 import * as fs from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isSecretWire } from "./driver/engine";
-import { expectOk, Lab, startLab } from "./lab";
+import { expectOk } from "./lab";
+import { useLab } from "./fixture";
 import { HOST_ADDRESS } from "./sandbox/worker";
 
 const MARKER = "/tmp/containerd-worker-pwned";
 const CANARY = { proxy: "canary-proxy-31d8", header: "canary-header-a40c" };
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
-  expectOk(await lab.up());
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1, firstUp: true });
 
 async function markerExists(): Promise<boolean> {
   return (await lab.onWorker(`test -e ${MARKER} && echo yes || echo no`)) === "yes\n";
@@ -42,7 +34,9 @@ describe("hostile values on a worker", () => {
       containerdSettings: JSON.stringify({ extraConfig: { timeouts: { [key]: "1s" } } }),
     });
     expect(result.ok).toBe(false);
-    expect(result.error).toContain(`ContainerdWorker ${worker}: invalid containerdSettings.extraConfig.timeouts key`);
+    expect(result.error).toContain(
+      `ContainerdWorker ${lab.worker}: invalid containerdSettings.extraConfig.timeouts key`,
+    );
     expect(result.error).toContain("control character (U+000A)");
     expect(result.operations.filter((op) => op.command !== undefined && !op.planned)).toEqual([]);
     expect(await markerExists()).toBe(false);
@@ -59,7 +53,7 @@ describe("hostile values on a worker", () => {
     expect(result.ok).toBe(false);
     expect(result.error).toMatch(
       new RegExp(
-        `worker ${worker}, step (runc|containerd|cni-plugins|crictl): download of http://${HOST_ADDRESS}:\\d+/…/`,
+        `worker ${lab.worker}, step (runc|containerd|cni-plugins|crictl): download of http://${HOST_ADDRESS}:\\d+/…/`,
       ),
     );
     expect(result.error).toMatch(/failed: .*404/);
