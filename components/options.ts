@@ -221,7 +221,15 @@ const NO_PROXY_ENTRY = /^[A-Za-z0-9.*:/_[\]-]+$/;
 
 function resolveProxyUrl(input: string, value: unknown, secret: boolean): string | undefined {
   if (value === undefined) return undefined;
-  return resolveUrl(input, value, { secret, example: "http://proxy.internal:3128", credentials: true });
+  const url = resolveUrl(input, value, { secret, example: "http://proxy.internal:3128", credentials: true });
+  // systemd reads the environment file with shell-like quoting and expansion.
+  if (/['$]/.test(url)) {
+    throw new InvalidInputError(
+      input,
+      "holds ' or $, which systemd's environment file would not keep; percent-encode them",
+    );
+  }
+  return url;
 }
 
 /** Checks the proxy settings; none at all means no drop-in. */

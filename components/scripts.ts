@@ -24,8 +24,11 @@ import { adoptedCopies, generationFile, manifestFile } from "./hostDrift";
 import { assignments, script, scriptHeader, shellQuote, StepLabel } from "./shell";
 import { INSTALL_STEP, StepId } from "./steps";
 
-/** `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect. */
-const CURL = "curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
+/**
+ * `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect,
+ * and take `[...]` in a URL as text, not as a range of URLs to fetch.
+ */
+const CURL = "curl -fsSL --globoff --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
 
 const TEMP_DIR = ["work=$(mktemp -d -t containerd-worker.XXXXXX)", "trap 'rm -rf \"$work\"' EXIT"].join("\n");
 

@@ -475,6 +475,21 @@ describe("adoption: a worker's own files are kept aside before the first overwri
     expect(facts(at(PATHS.runcBinary))).toEqual(operator);
   });
 
+  it("an install step fetches a base URL with [ ] in it as it is, not as a range of URLs", () => {
+    const artifact = artifactFor("runc", "1.2.3", "amd64", "");
+    const base = `file://${root}/mirror[1]`;
+    const release = path.join(root, "mirror[1]", "opencontainers/runc/releases/download/v1.2.3");
+    fs.mkdirSync(release, { recursive: true });
+    const runc = '#!/bin/sh\necho "runc version 1.2.3"\n';
+    fs.writeFileSync(path.join(release, "runc.amd64"), runc);
+    const digest = spawnSync("sha256sum", [path.join(release, "runc.amd64")], { encoding: "utf8" }).stdout.split(
+      " ",
+    )[0];
+    fs.writeFileSync(path.join(release, "runc.sha256sum"), `${digest}  runc.amd64\n`);
+    ok(installScript({ worker: "worker-0", step: "runc" }, artifact), `${base}\n${base}\n`);
+    expect(fs.readFileSync(at(PATHS.runcBinary), "utf8")).toBe(runc);
+  });
+
   it.each([
     ["enabled", "enabled"],
     ["disabled", "disabled"],

@@ -189,3 +189,14 @@ describe("a ContainerdWorker given secrets", () => {
     );
   });
 });
+
+describe("proxy URLs", () => {
+  it.each(["http://u:p'w@proxy:3128", "http://u:pa$$@proxy:3128"])(
+    "%s: refused, as systemd's environment file would change it",
+    (http) => {
+      expect(() => resolveSecretCapable({ httpProxy: { http } }, new Set(["httpProxy"]))).toThrow(
+        /invalid httpProxy\.http: holds ' or \$/,
+      );
+    },
+  );
+});
