@@ -303,7 +303,7 @@ function resolveHeaders(input: string, value: unknown): Record<string, string[]>
   if (!isPlainObject(value)) {
     throw new InvalidInputError(input, `${JSON.stringify(value)} is not an object of header names to values`);
   }
-  const headers: Record<string, string[]> = {};
+  const headers: [string, string[]][] = [];
   for (const [name, given] of Object.entries(value)) {
     const at = `${input}[${JSON.stringify(name)}]`;
     if (!HEADER_NAME.test(name)) throw new InvalidInputError(at, "is not a valid HTTP header name");
@@ -312,9 +312,10 @@ function resolveHeaders(input: string, value: unknown): Record<string, string[]>
       // Header values are often credentials: the error names the header, never its value.
       throw new InvalidInputError(at, "is not a string or a non-empty list of strings without control characters");
     }
-    headers[name] = values as string[];
+    headers.push([name, values as string[]]);
   }
-  return headers;
+  // Own properties: a header may be named __proto__, which assignment would make the object's prototype.
+  return Object.fromEntries(headers);
 }
 
 function resolveCaPem(input: string, value: unknown): string | undefined {
