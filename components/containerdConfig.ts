@@ -194,7 +194,10 @@ function expectationFor({ path, value }: ConfigEntry): ConfigExpectation | undef
     line: ((v) => (v === undefined ? undefined : `${dumpKey(key, quote)} = ${v}`))(dumpForms(value, quote)),
   }));
   if (forms.some((form) => form.line === undefined)) return undefined;
-  const unique = (values: string[]) => [...new Set(values)];
+  // Folded as verify folds the dump (awk's fields: runs of spaces and tabs), or a key or value holding
+  // two spaces in a row would never match the dump's line for it.
+  const fold = (text: string) => text.replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
+  const unique = (values: string[]) => [...new Set(values.map(fold))];
   return {
     key: tomlPath(path),
     headers: table.length === 0 ? [] : unique(forms.map((form) => form.header)),
