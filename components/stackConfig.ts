@@ -5,6 +5,7 @@
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
 import type { ContainerdSettings } from "./containerdSettings";
 import {
+  checkNoControlCharacters,
   InvalidInputError,
   resolveSecretCapable,
   SECRET_CAPABLE_INPUTS,
@@ -137,7 +138,32 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
   return values;
 }
 
-export function readStackConfig(config: ConfigSource): StackConfig {
+/**
+ * `config` with every string it hands out checked for control characters, an error naming the key
+ * (and, for a key set as a secret, only the key: the rest of a path may be its text).
+ */
+function refusingControlCharacters(config: ConfigSource): ConfigSource {
+  const checked = <T>(key: string, value: T): T => {
+    try {
+      checkNoControlCharacters(key, value);
+    } catch (error) {
+      if (error instanceof InvalidInputError && config.isSecret?.(key)) throw new InvalidInputError(key, error.detail);
+      throw error;
+    }
+    return value;
+  };
+  return {
+    get: (key) => checked(key, config.get(key)),
+    getNumber: (key) => config.getNumber(key),
+    getBoolean: (key) => config.getBoolean(key),
+    getObject: <T>(key: string) => checked(key, config.getObject<T>(key)),
+    isSecret: (key) => config.isSecret?.(key) ?? false,
+  };
+}
+
+export function readStackConfig(given: ConfigSource): StackConfig {
+  // Every key, not only those a worker's inputs check again: a host spec or the SSH user reaches SSH.
+  const config = refusingControlCharacters(given);
   const arch = config.get("arch") ?? "amd64";
   if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
     throw new InvalidInputError(
