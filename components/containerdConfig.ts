@@ -143,16 +143,26 @@ export function leavesOf(table: TOML.JsonMap, at: string[] = []): ConfigEntry[] 
   );
 }
 
+/**
+ * Sets `table[key]` as an own property. A key is the user's (extraConfig's, at any depth), and may be
+ * `__proto__`: plain assignment would set the table's prototype, or through a prototype that lookup
+ * returned, Object.prototype itself, instead of a key of the file.
+ */
+function define<T>(table: TOML.JsonMap, key: string, value: T): T {
+  Object.defineProperty(table, key, { value, enumerable: true, writable: true, configurable: true });
+  return value;
+}
+
 function place(document: TOML.JsonMap, { path, value }: ConfigEntry): void {
   let table = document;
   for (const key of path.slice(0, -1)) {
-    const next = table[key];
+    const next = Object.hasOwn(table, key) ? table[key] : undefined;
     if (next !== undefined && !isTable(next)) throw new Error(`${tomlPath(path)}: ${key} is not a table`);
-    table = next ?? (table[key] = {});
+    table = next ?? define<TOML.JsonMap>(table, key, {});
   }
   const last = path[path.length - 1];
-  if (last === undefined || table[last] !== undefined) throw new Error(`${tomlPath(path)} is rendered twice`);
-  table[last] = value;
+  if (last === undefined || Object.hasOwn(table, last)) throw new Error(`${tomlPath(path)} is rendered twice`);
+  define(table, last, value);
 }
 
 /**
@@ -184,7 +194,10 @@ function expectationFor({ path, value }: ConfigEntry): ConfigExpectation | undef
     line: ((v) => (v === undefined ? undefined : `${dumpKey(key, quote)} = ${v}`))(dumpForms(value, quote)),
   }));
   if (forms.some((form) => form.line === undefined)) return undefined;
-  const unique = (values: string[]) => [...new Set(values)];
+  // Folded as verify folds the dump (awk's fields: runs of spaces and tabs), or a key or value holding
+  // two spaces in a row would never match the dump's line for it.
+  const fold = (text: string) => text.replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
+  const unique = (values: string[]) => [...new Set(values.map(fold))];
   return {
     key: tomlPath(path),
     headers: table.length === 0 ? [] : unique(forms.map((form) => form.header)),

@@ -311,7 +311,7 @@ function resolveHeaders(input: string, value: unknown): Record<string, string[]>
   if (!isPlainObject(value)) {
     throw new InvalidInputError(input, `${JSON.stringify(value)} is not an object of header names to values`);
   }
-  const headers: Record<string, string[]> = {};
+  const headers: [string, string[]][] = [];
   for (const [name, given] of Object.entries(value)) {
     const at = `${input}[${JSON.stringify(name)}]`;
     if (!HEADER_NAME.test(name)) throw new InvalidInputError(at, "is not a valid HTTP header name");
@@ -320,9 +320,10 @@ function resolveHeaders(input: string, value: unknown): Record<string, string[]>
       // Header values are often credentials: the error names the header, never its value.
       throw new InvalidInputError(at, "is not a string or a non-empty list of strings without control characters");
     }
-    headers[name] = values as string[];
+    headers.push([name, values as string[]]);
   }
-  return headers;
+  // Own properties: a header may be named __proto__, which assignment would make the object's prototype.
+  return Object.fromEntries(headers);
 }
 
 function resolveCaPem(input: string, value: unknown): string | undefined {
@@ -466,11 +467,32 @@ export const SECRET_CAPABLE_INPUTS = ["downloadBaseUrl", "httpProxy", "registrie
 export type SecretCapableInput = (typeof SECRET_CAPABLE_INPUTS)[number];
 export type SecretCapableOptions = Pick<WorkerOptions, SecretCapableInput>;
 
-/** Every string value in a value (not the keys, which name settings and registries). */
+/** The secret-capable inputs' own field names: the structure of an input, never its secret text. */
+const FIELD_NAMES = new Set(["http", "https", "noProxy", ...REGISTRY_KEYS, ...MIRROR_KEYS]);
+
+/** The user's keys in a value (registry and header names), at any depth: the input's field names are not. */
+function keysIn(value: unknown): string[] {
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, item]) => [...(FIELD_NAMES.has(key) ? [] : [key]), ...keysIn(item)]);
+}
+
+/** Every string in a value, the user's keys included. */
 function stringsIn(value: unknown): string[] {
   if (typeof value === "string") return [value];
   if (typeof value !== "object" || value === null) return [];
-  return Object.values(value).flatMap(stringsIn);
+  return Object.entries(value).flatMap(([key, item]) => [...(FIELD_NAMES.has(key) ? [] : [key]), ...stringsIn(item)]);
+}
+
+/**
+ * An error's input path with the user's keys in it replaced: only whole key segments (`["key"]`, or
+ * `.key` for an identifier), so that the path still names the input, whatever short text a secret holds.
+ */
+function scrubPath(input: string, keys: string[]): string {
+  return keys.reduce((out, key) => {
+    const quoted = out.split(`[${JSON.stringify(key)}]`).join('["(secret)"]');
+    if (!/^[A-Za-z_$][\w$]*$/.test(key)) return quoted;
+    return quoted.replace(new RegExp(`\\.${key.replace(/\$/g, "\\$")}(?=$|[.[ ])`, "g"), ".(secret)");
+  }, input);
 }
 
 /** Runs a check of a secret input; an error it raises repeats none of the secret's text. */
@@ -484,7 +506,7 @@ function withoutSecrets<T>(secret: unknown, check: () => T): T {
       .filter((text) => text.length > 0)
       .sort((a, b) => b.length - a.length);
     const scrub = (message: string) => texts.reduce((out, text) => out.split(text).join("(secret)"), message);
-    throw new InvalidInputError(scrub(error.input), scrub(error.detail));
+    throw new InvalidInputError(scrubPath(error.input, keysIn(secret)), scrub(error.detail));
   }
 }
 

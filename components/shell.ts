@@ -96,6 +96,18 @@ export function rootCommand(label: StepLabel, rootScript: string): string {
   if (rootScript.includes(delimiter)) {
     throw new Error(`a script holds its own here-document delimiter ${delimiter}`);
   }
+  // dash (Debian's and Ubuntu's sh) loses the byte that follows a part of the delimiter at a line's start
+  // when that byte is not ASCII, so the script would not arrive as written.
+  const mangled = rootScript.split("\n").find((line) => {
+    let matched = 0;
+    while (matched < line.length && line[matched] === delimiter[matched]) matched++;
+    return matched > 0 && matched < line.length && line.charCodeAt(matched) > 0x7f;
+  });
+  if (mangled !== undefined) {
+    throw new Error(
+      `a script line starts with part of its here-document delimiter and then a non-ASCII character: ${mangled}`,
+    );
+  }
   const sudoMissing =
     "%s user %s cannot run sudo without a password (sudo -n failed). " +
     "Give it passwordless sudo, as EC2's default users have, or connect as root.\\n";

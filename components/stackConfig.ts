@@ -7,6 +7,7 @@ import type { ContainerdSettings } from "./containerdSettings";
 import { DEFAULT_DRIFT_READ_CONCURRENCY, MAX_DRIFT_READ_CONCURRENCY } from "./driftReads";
 import { parseHostKey } from "./hostKey";
 import {
+  checkNoControlCharacters,
   InvalidInputError,
   resolveSecretCapable,
   SECRET_CAPABLE_INPUTS,
@@ -152,6 +153,29 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
 }
 
 /**
+ * `config` with every string it hands out checked for control characters, an error naming the key
+ * (and, for a key set as a secret, only the key: the rest of a path may be its text).
+ */
+function refusingControlCharacters(config: ConfigSource): ConfigSource {
+  const checked = <T>(key: string, value: T): T => {
+    try {
+      checkNoControlCharacters(key, value);
+    } catch (error) {
+      if (error instanceof InvalidInputError && config.isSecret?.(key)) throw new InvalidInputError(key, error.detail);
+      throw error;
+    }
+    return value;
+  };
+  return {
+    get: (key) => checked(key, config.get(key)),
+    getNumber: (key) => config.getNumber(key),
+    getBoolean: (key) => config.getBoolean(key),
+    getObject: <T>(key: string) => checked(key, config.getObject<T>(key)),
+    isSecret: (key) => config.isSecret?.(key) ?? false,
+  };
+}
+
+/**
  * A host key pin from config: one public key line (`ssh-ed25519 AAAA... [comment]`), checked the way
  * pulumi-command will read it, so a wrong value fails the preview by its key and not the first step.
  */
@@ -209,7 +233,9 @@ function withHostKeys<T extends Omit<StackConfig, "hostKeys" | "bastionHostKey">
   };
 }
 
-export function readStackConfig(config: ConfigSource): StackConfig {
+export function readStackConfig(given: ConfigSource): StackConfig {
+  // Every key, not only those a worker's inputs check again: a host spec or the SSH user reaches SSH.
+  const config = refusingControlCharacters(given);
   const arch = config.get("arch") ?? "amd64";
   if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
     throw new InvalidInputError(

@@ -119,3 +119,23 @@ describe("renderContainerdConfig parses back to the keys of the chosen version's
     },
   );
 });
+
+describe("extraConfig keys JavaScript objects treat specially (found by tests/hostileInput.test.ts)", () => {
+  it("__proto__ and constructor are keys of the file, and nothing else changes", () => {
+    // As the program's stack config parses it: JSON.parse makes __proto__ an own key.
+    const extraConfig = JSON.parse(
+      '{"timeouts": {"__proto__": "1s", "constructor": "2s"}, "proxy_plugins": {"__proto__": {"type": "snapshot", "address": "/run/p.sock"}}}',
+    ) as Table;
+    const rendered = renderContainerdConfig({
+      containerdVersion: "2.3.1",
+      sandboxImage: "pause:3.9",
+      systemdCgroup: true,
+      settings: { extraConfig: extraConfig as never },
+    });
+    expect(rendered.text).toContain('[timeouts]\n__proto__ = "1s"\nconstructor = "2s"\n');
+    expect(rendered.text).toContain('[proxy_plugins.__proto__]\ntype = "snapshot"\naddress = "/run/p.sock"\n');
+    // Before, a __proto__ table was Object.prototype itself, and its keys were set there.
+    expect(({} as Table).type).toBeUndefined();
+    expect(({} as Table).address).toBeUndefined();
+  });
+});

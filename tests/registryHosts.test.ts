@@ -136,3 +136,13 @@ describe("registryStream frames the files as plain text lines", () => {
     expect(registryStream([])).toBe("");
   });
 });
+
+describe("a header named __proto__ (found by tests/hostileInput.test.ts)", () => {
+  it("is a header of hosts.toml like any other", () => {
+    const headers = JSON.parse('{"__proto__": "v", "X-A": "w"}') as Record<string, string>;
+    const registries = resolveRegistries({ "docker.io": { mirrors: [{ host: "https://m.invalid", headers }] } });
+    const text = renderHostsToml("docker.io", registries["docker.io"] as never);
+    expect(text).toContain('__proto__ = "v"\n');
+    expect(text).toContain('X-A = "w"\n');
+  });
+});

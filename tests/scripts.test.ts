@@ -15,7 +15,10 @@ import {
   SHIMS_FUNCTION,
   UNIT_ADOPT_FUNCTIONS,
   uninstallScript,
+  verifyScript,
 } from "../components/scripts";
+import { renderContainerdConfig } from "../components/containerdConfig";
+import { ContainerdSettings } from "../components/containerdSettings";
 import { SCRIPT_DELIMITER_PREFIX, shellQuote } from "../components/shell";
 import { StepId } from "../components/steps";
 import { planWorker } from "../components/workerPlan";
@@ -570,5 +573,46 @@ describe("the unit step restarts a containerd it found running only when its bin
     } finally {
       process_.kill("SIGKILL");
     }
+  });
+});
+
+describe("the verify step's config dump check (found by tests/hostileInput.test.ts)", () => {
+  // The dump check of a verify script (its section() and grep lines), run against a dump as containerd prints it.
+  const dumpCheck = (settings: ContainerdSettings, dump: string) => {
+    const { dumpExpectations } = renderContainerdConfig({
+      containerdVersion: "2.3.1",
+      sandboxImage: "pause:3.9",
+      systemdCgroup: true,
+      settings,
+    });
+    const configDump = dumpExpectations.filter((e) => e.key.startsWith("proxy_plugins"));
+    const lines = verifyScript(
+      { worker: "w", step: "verify" },
+      { containerdVersion: "2.3.1", systemdCgroup: true, configDump },
+    ).split("\n");
+    const from = lines.findIndex((line) => line.startsWith("section() {"));
+    const to = lines.length - 1 - [...lines].reverse().findIndex((line) => line.startsWith("check_dump "));
+    const check = [
+      'fail() { echo "$*" >&2; exit 1; }',
+      `dump=$(awk '{ $1 = $1; print }' <<<${shellQuote(dump)})`,
+      ...lines.slice(from, to + 1),
+    ].join("\n");
+    return spawnSync("bash", ["-c", check], { encoding: "utf8" });
+  };
+
+  it("finds a table whose name holds a backslash, and a key and value holding two spaces in a row", () => {
+    const settings = { extraConfig: { proxy_plugins: { "a\\b  c": { type: "snapshot", address: "/run/x  y.sock" } } } };
+    const dump = "[proxy_plugins.'a\\b  c']\n  address = '/run/x  y.sock'\n  type = 'snapshot'\n";
+    const result = dumpCheck(settings, dump);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("still fails when the dump shows another value", () => {
+    const settings = { extraConfig: { proxy_plugins: { "a\\b  c": { type: "snapshot", address: "/run/x  y.sock" } } } };
+    const dump = "[proxy_plugins.'a\\b  c']\n  address = '/run/x  z.sock'\n  type = 'snapshot'\n";
+    expect(dumpCheck(settings, dump).stderr).toMatch(
+      /containerd config dump does not show proxy_plugins.* as rendered/,
+    );
   });
 });

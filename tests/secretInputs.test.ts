@@ -87,6 +87,25 @@ describe("URL inputs with credentials", () => {
   });
 });
 
+describe("an error about a secret input (found by tests/hostileInput.test.ts)", () => {
+  it.each([
+    [{ httpProxy: { http: "p" } }, "httpProxy.http"],
+    [{ httpProxy: { https: "not a url" } }, "httpProxy.https"],
+    [{ httpProxy: { http: "http://proxy.invalid:3128", noProxy: ["a b"] } }, "httpProxy.noProxy"],
+    [{ downloadBaseUrl: "d" }, "downloadBaseUrl"],
+    [{ registries: { "docker.io": { server: "s" } } }, 'registries["(secret)"].server'],
+    [{ registries: { "docker.io": { mirrors: [{ host: "h" }] } } }, 'registries["(secret)"].mirrors[0].host'],
+  ] as const)("still names the input, whatever short text the secret holds: %j", (given, input) => {
+    const secret = new Set(Object.keys(given) as SecretCapableInput[]);
+    try {
+      resolveSecretCapable(given, secret);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as InvalidInputError).input).toBe(input);
+    }
+  });
+});
+
 describe("resolveSecretInputs", () => {
   const check = <T>(resolve: () => T): T => resolve();
 

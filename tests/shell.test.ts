@@ -101,6 +101,19 @@ describe("rootCommand", () => {
     expect(fs.existsSync(marker)).toBe(false);
   });
 
+  it("refuses a line dash would mangle: part of the delimiter, then a non-ASCII character (found by tests/hostileInput.test.ts)", () => {
+    // dash 0.5.12 drops the byte after a partial match of the delimiter at a line's start when it is not ASCII.
+    const dash = sh(`x=$(cat <<'ABCDEF'\nABé\nABCDEF\n)\nprintf %s "$x" | od -An -tx1`).stdout.trim();
+    expect(dash === "41 42 a9" || dash === "41 42 c3 a9").toBe(true);
+    expect(() => rootCommand(label, script("printf '%s' 'x", "Cé'"))).toThrow(/part of its here-document delimiter/);
+    expect(() =>
+      rootCommand(label, script(`printf '%s' '${SCRIPT_DELIMITER_PREFIX}`, `${SCRIPT_DELIMITER_PREFIX}\u{42238}'`)),
+    ).toThrow(/non-ASCII/);
+    // Non-ASCII elsewhere rides as written.
+    const fine = script("printf '%s|' 'Çé", "CONTAINERD é'");
+    expect(sh(rootCommand(label, fine)).stdout).toBe("Çé\nCONTAINERD é|");
+  });
+
   it("derives the delimiter from the script, so it differs per script and never appears in it", () => {
     const a = script("echo a");
     expect(scriptDelimiter(a)).not.toBe(scriptDelimiter(script("echo b")));
