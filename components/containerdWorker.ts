@@ -151,7 +151,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     // the scripts is known now; without either, they are plain text.
     const autoArch = options.arch === "auto";
     const knownArch: Arch = options.arch === "auto" ? DEFAULT_ARCH : options.arch;
-    const plan = planWorker(name, options, {}, knownArch);
+    const plan = validated(() => planWorker(name, options, {}, knownArch));
     // The repair counts hold nothing secret, though they come from the (secret) connection:
     // unsecret them so the scripts stay readable in `pulumi preview --diff`.
     const generations =

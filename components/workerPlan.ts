@@ -8,7 +8,7 @@ import { Arch, artifactFor, Part, PATHS, VERIFIED_CONFIG_FILE, VERIFIED_PLAN_FIL
 import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
 import { renderContainerdUnit, renderProxyEnvironment } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
-import { urlForDisplay, WorkerOptions } from "./options";
+import { InvalidInputError, urlForDisplay, WorkerOptions } from "./options";
 import { registryStream, renderRegistryFiles } from "./registryHosts";
 import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
@@ -31,6 +31,9 @@ import {
   writeFileScript,
 } from "./scripts";
 import { rootCommand, StepLabel } from "./shell";
+
+/** The longest command a step may send: Linux takes at most 128 KiB in one argument (MAX_ARG_STRLEN). */
+export const MAX_SCRIPT_KIB = 120;
 
 /** One child command: what `remote.Command` gets, apart from the connection. */
 export interface Step {
@@ -93,9 +96,18 @@ export function planWorker(
   };
   const command = (step: StepId, body: string, kind: "create" | "delete" = "create"): string => {
     const n = generation(step);
-    if (n === undefined) return rootCommand(label(step), body);
-    const record = kind === "create" ? recordRun(step, n, writtenFile[step]) : forgetRun(step);
-    return rootCommand(label(step), `${body}${record}\n`);
+    const record = n === undefined ? "" : kind === "create" ? recordRun(step, n, writtenFile[step]) : forgetRun(step);
+    const text = rootCommand(label(step), n === undefined ? body : `${body}${record}\n`);
+    // The root script rides in one argument of bash -c, and Linux takes at most 128 KiB in one argument.
+    const kib = Math.ceil(Buffer.byteLength(text) / 1024);
+    if (kib > MAX_SCRIPT_KIB) {
+      // Only containerdSettings can make a script this long; file contents travel on standard input.
+      throw new InvalidInputError(
+        "containerdSettings",
+        `makes the ${step} step's script ${kib} KiB, over the ${MAX_SCRIPT_KIB} KiB a worker takes in one command`,
+      );
+    }
+    return text;
   };
   const config = renderContainerdConfig({
     containerdVersion: options.versions.containerd,

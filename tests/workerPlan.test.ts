@@ -125,3 +125,14 @@ describe("planWorker", () => {
     expect(planWorker("worker-0", resolveOptions({}))).toEqual(plan);
   });
 });
+
+describe("a script too long for one command", () => {
+  it("is refused at plan time, naming containerdSettings and the step", () => {
+    const options = resolveOptions({
+      containerdSettings: { extraConfig: { timeouts: { "io.containerd.timeout.shim.cleanup": "x".repeat(70_000) } } },
+    });
+    expect(() => planWorker("worker-0", options)).toThrow(
+      /invalid containerdSettings: makes the verify step's script \d+ KiB, over the 120 KiB/,
+    );
+  });
+});
