@@ -9,6 +9,7 @@
  * Each part renders its own section of bench/RESULTS.md, between markers, with the command that produced
  * it; a run of one part replaces that section and leaves the rest of the file as it was.
  */
+import * as os from "node:os";
 import { STEP_IDS } from "../components/steps";
 import { Bench, Contention, fleetCold, FleetRun, mockEval, MockRun, settleMachine } from "./harness";
 import { formatRatio, markdownTable, median, ratio, seconds } from "./stats";
@@ -112,9 +113,33 @@ export async function measureMockScale(
 }
 
 const runs = (values: number[], format: (v: number) => string): string => values.map(format).join(" / ");
+/** The CPU times (s) of two sets of runs, as `a / a vs b / b`. */
+const cpuRuns = (a: MockRun[], b: MockRun[]): string =>
+  `${runs(
+    a.map((m) => m.programCpuMs),
+    (v) => (v / 1000).toFixed(1),
+  )} s vs ${runs(
+    b.map((m) => m.programCpuMs),
+    (v) => (v / 1000).toFixed(1),
+  )} s`;
 const s2 = (ms: number): string => (ms / 1000).toFixed(2);
 const mb = (kb: number): string => `${(kb / 1024).toFixed(0)} MB`;
 const verdict = (met: boolean): string => (met ? "met" : "MISSED");
+
+/** How busy the machine was when the runs started (another session's e2e suite, say). */
+function contentionLine(seen: Contention[]): string {
+  const busy = seen.filter((c) => c.foreignWorkers > 0 || c.cpuBusyPct > 30);
+  if (busy.length === 0) return "No run started on a busy machine.";
+  const load = seen.map((c) => c.load1);
+  const foreign = Math.max(0, ...seen.map((c) => c.foreignWorkers));
+  return (
+    `**${busy.length} of ${seen.length} runs started while other processes kept the machine busy** (after waiting up to 30 s ` +
+    `for it to go quiet): load average ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} on ` +
+    `${os.availableParallelism()} CPUs` +
+    (foreign > 0 ? `, up to ${foreign} other sandbox workers booted` : "") +
+    ". Wall times are inflated by that, and noisy."
+  );
+}
 
 export const sectionMarkers = (part: PartName): { start: string; end: string } => ({
   start: `<!-- bench part ${part}: start -->`,
@@ -198,6 +223,8 @@ export function fleetSection(r: FleetResults, provenance: string): string {
     "",
     markdownTable(["figure", "median", "runs"], rows),
     "",
+    contentionLine([...r.direct.one, ...r.direct.fleet, ...r.bastion.one, ...r.bastion.fleet].map((f) => f.contention)),
+    "",
     `All ${FLEET_WORKERS + 1} sandbox workers share this machine's CPUs (and the bastion's sshd starts two processes per connection), ` +
       `so a fleet's wall time here grows with the CPU work of ${FLEET_WORKERS} installs, where separate machines would not.`,
   ]);
@@ -205,6 +232,10 @@ export function fleetSection(r: FleetResults, provenance: string): string {
 
 export function mockScaleSection(r: MockScaleResults, provenance: string): string {
   const program = (list: MockRun[]): number => median(list.map((m) => m.programMs));
+  const cpu = (list: MockRun[]): number => median(list.map((m) => m.programCpuMs));
+  const cpuAgainstBare = ratio(cpu(r.component100), cpu(r.bare100));
+  const cpuGrowth = ratio(cpu(r.component1000) / 1000, cpu(r.component100) / 100);
+  const bareCpuGrowth = ratio(cpu(r.bare1000) / 1000, cpu(r.bare100) / 100);
   const rss = (list: MockRun[]): number => median(list.map((m) => m.maxRssKb));
   const againstBare = ratio(program(r.component100), program(r.bare100));
   const per100 = program(r.component100) / 100;
@@ -271,6 +302,15 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
     ],
     ["the same for the bare components (the SDK's own growth)", formatRatio(bareGrowth), "medians", "", ""],
     [
+      "CPU time, 100 workers against 100 bare components",
+      formatRatio(cpuAgainstBare),
+      cpuRuns(r.component100, r.bare100),
+      "",
+      "",
+    ],
+    ["CPU time per worker, 1000 against 100", formatRatio(cpuGrowth), cpuRuns(r.component1000, r.component100), "", ""],
+    ["the same for the bare components", formatRatio(bareCpuGrowth), cpuRuns(r.bare1000, r.bare100), "", ""],
+    [
       "100 workers: peak RSS",
       mb(rss(r.component100)),
       runs(
@@ -311,7 +351,7 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
       "",
     ],
   ];
-  const busy = r.contention.filter((c) => c.foreignWorkers > 0 || c.cpuBusyPct > 30).length;
+
   return wrap("mocks", [
     "## 6. The program's cost per worker under mocks: 100 and 1000 workers",
     "",
@@ -320,13 +360,13 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
     "Each figure is one fresh `node --import tsx bench/mockEval.ts N [--bare K]` process: index.ts with config `hosts` of " +
       "N workers (drift detection off, the verify command's stdout mocked), or N bare components of K commands that run `true`, " +
       "under the same mocks. The time runs, in that one process, from just before index.ts (or @pulumi/command, for the bare " +
-      "components) is imported to every stack output resolved; the SDK's own start-up before it is left out on both sides.",
+      "components) is imported to every stack output resolved; the SDK's own start-up before it is left out on both sides. " +
+      "The CPU time is the process's own (user + system) over the same span: other processes on the machine sway it less " +
+      "than the wall time, which the goals are set on.",
     "",
     markdownTable(["figure", "median", "runs", "goal", ""], rows),
     "",
-    busy === 0
-      ? "No run started on a busy machine."
-      : `${busy} of ${r.contention.length} runs started while other processes kept the machine busy: those figures are noisier.`,
+    contentionLine(r.contention),
   ]);
 }
 
