@@ -5,9 +5,10 @@
  * commands all start their key exchange on the bastion at once: past ten, sshd drops them. Every worker must
  * still converge, each verified through its own CRI, without the user tuning the bastion.
  *
- * Thirteen workers at once fit this machine: memory is no issue (a booted worker takes tens of MB), but
- * each worker's systemd, journald and logind hold inotify instances, of which the kernel gives root 128
- * by default: about thirty workers at once (all suites together) is the ceiling.
+ * Thirteen workers at once fit this machine: memory is no issue (twelve booted workers took under 2 GB
+ * in all), but each worker's systemd, journald and logind hold about five inotify instances, of which the
+ * kernel gives root 128 by default: somewhat over twenty workers at once, all suites together, is the
+ * ceiling (thirty at once failed to boot with "Too many open files").
  * The figures (wall time, handshakes, failed dials) are printed; bench/RESULTS.md part 5 has medians.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
