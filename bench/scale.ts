@@ -225,7 +225,7 @@ export function fleetSection(r: FleetResults, provenance: string): string {
     "",
     contentionLine([...r.direct.one, ...r.direct.fleet, ...r.bastion.one, ...r.bastion.fleet].map((f) => f.contention)),
     "",
-    `All ${FLEET_WORKERS + 1} sandbox workers share this machine's CPUs (and the bastion's sshd starts two processes per connection), ` +
+    `All ${FLEET_WORKERS + 1} sandbox workers share this machine's CPUs (and the bastion's sshd forks for every connection), ` +
       `so a fleet's wall time here grows with the CPU work of ${FLEET_WORKERS} installs, where separate machines would not.`,
   ]);
 }
