@@ -5,8 +5,8 @@
  */
 import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ContainerdWorker, InvalidInputError } from "./components";
-import { Ec2Workers, instanceArch, readStackConfig } from "./components/stackConfig";
+import { ContainerdWorker, InvalidInputError, setDriftReadConcurrency } from "./components";
+import { Ec2Workers, ec2WorkerName, instanceArch, readStackConfig } from "./components/stackConfig";
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
 const CANONICAL_OWNER_ID = "099720109477";
@@ -19,9 +19,22 @@ interface WorkerTarget {
 }
 
 const config = new pulumi.Config();
+/**
+ * Whether a key was set with `--secret`: the SDK's own test, which `config.get` uses to warn (the
+ * CLI names the secret keys to the program). Not in the SDK's typings; where it is missing, every
+ * secret-capable key counts as a secret, the safe side.
+ */
+const isConfigSecret =
+  (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret ?? (() => true);
 const stack = (() => {
   try {
-    return readStackConfig(config);
+    return readStackConfig({
+      get: (key) => config.get(key),
+      getNumber: (key) => config.getNumber(key),
+      getBoolean: (key) => config.getBoolean(key),
+      getObject: (key) => config.getObject(key),
+      isSecret: (key) => isConfigSecret(`${config.name}:${key}`),
+    });
   } catch (error) {
     if (error instanceof InvalidInputError) throw new pulumi.RunError(`configuration: ${error.message}`);
     throw error;
@@ -34,6 +47,7 @@ const proxy = stack.bastion && {
   user: stack.bastion.user ?? stack.sshUser,
   port: stack.bastion.port ?? 22,
   privateKey: config.getSecret("bastionPrivateKey") ?? sshPrivateKey,
+  hostKey: stack.bastionHostKey,
 };
 
 function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
@@ -68,7 +82,7 @@ function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
   });
   const keyPair = new aws.ec2.KeyPair("workers", { publicKey: ec2.sshPublicKey });
   return Array.from({ length: ec2.count }, (_, index) => {
-    const name = `worker-${index}`;
+    const name = ec2WorkerName(index);
     const instance = new aws.ec2.Instance(`${name}-ec2`, {
       ami: ami.id,
       instanceType: ec2.instanceType,
@@ -77,6 +91,9 @@ function ec2Targets(ec2: Ec2Workers, user: string): WorkerTarget[] {
       keyName: keyPair.keyName,
       // Behind a bastion the workers stay private: reached at their private address through it.
       associatePublicIpAddress: proxy === undefined,
+      // IMDSv2 only: a request needs a session token, which a forwarded (SSRF) GET cannot get.
+      metadataOptions: { httpTokens: ec2.requireImdsv2 ? "required" : "optional", httpEndpoint: "enabled" },
+      rootBlockDevice: { encrypted: ec2.encryptRootVolume },
       tags: { Name: name },
     });
     const host =
@@ -104,14 +121,29 @@ function waitsFor(runtimes: ContainerdWorker[]): ContainerdWorker | undefined {
   return undefined;
 }
 
+/** The options the stack set as secrets, passed on as secrets: they stay secret in every step that carries them. */
+const secretOptions = Object.fromEntries(
+  [...stack.secretInputs].map((input) => [input, pulumi.secret(stack.options[input])]),
+);
+
+setDriftReadConcurrency(stack.driftReadConcurrency);
 const runtimes: ContainerdWorker[] = [];
 for (const target of targets) {
   const previous = waitsFor(runtimes);
   runtimes.push(
     new ContainerdWorker(target.name, {
       ...stack.options,
+      ...secretOptions,
       detectHostDrift: stack.detectHostDrift,
-      connection: { host: target.host, user: target.user, port: target.port, privateKey: sshPrivateKey, proxy },
+      // With a pinned host key, the steps (pulumi-command) and the drift probe refuse any other key.
+      connection: {
+        host: target.host,
+        user: target.user,
+        port: target.port,
+        privateKey: sshPrivateKey,
+        hostKey: stack.hostKeys[target.name],
+        proxy,
+      },
       after: previous === undefined ? undefined : [previous],
     }),
   );

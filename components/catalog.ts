@@ -52,8 +52,10 @@ export const PATHS = {
   crictlBinDir: "/usr/local/bin",
   containerdConfig: "/etc/containerd/config.toml",
   containerdUnit: "/etc/systemd/system/containerd.service",
-  /** systemd drop-in that gives containerd its HTTP(S) proxy environment. */
+  /** systemd drop-in that gives containerd its HTTP(S) proxy environment: it names `containerdProxyEnv`. */
   containerdProxyDropIn: "/etc/systemd/system/containerd.service.d/http-proxy.conf",
+  /** The proxy environment itself, root-only (0600): proxy URLs may carry credentials. */
+  containerdProxyEnv: "/etc/containerd/http-proxy.env",
   crictlConfig: "/etc/crictl.yaml",
   /** containerd's `config_path`: one directory per registry, each with a hosts.toml, read on every pull. */
   registryConfigDir: "/etc/containerd/certs.d",
@@ -75,6 +77,13 @@ export const VERIFIED_PLAN_FILE = `${PATHS.manifestDir}/verified-plan`;
  * restart step puts back when containerd will not start with a new one.
  */
 export const VERIFIED_CONFIG_FILE = `${PATHS.manifestDir}/config.toml.verified`;
+
+/**
+ * Where the steps keep the files they adopted: a file of the operator's (a worker set up by hand) that a step
+ * was about to overwrite, copied aside first with its mode, owner and timestamps, one directory per step
+ * (`adopted/<step>/<the file's own path>`), root-only. Destroy puts each back.
+ */
+export const ADOPTED_DIR = `${PATHS.manifestDir}/adopted`;
 
 /** The socket containerd serves (CRI and its own API). */
 export const RUNTIME_SOCKET = `${PATHS.containerdState}/containerd.sock`;
@@ -170,17 +179,16 @@ export function artifactFor(
   baseUrl: string,
   { staticBuild = false }: { staticBuild?: boolean } = {},
 ): Artifact {
+  /** Where a release file and its checksum file are, below the repository's release of `version`. */
+  const release = (repo: string, fileName: string, checksumFile: string) => {
+    const base = releaseBase(baseUrl, repo, version);
+    return { part, version, arch, fileName, url: `${base}/${fileName}`, checksumUrl: `${base}/${checksumFile}` };
+  };
   switch (part) {
     case "containerd": {
       const fileName = `containerd-${staticBuild ? "static-" : ""}${version}-linux-${arch}.tar.gz`;
-      const url = `${releaseBase(baseUrl, "containerd/containerd", version)}/${fileName}`;
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url,
-        checksumUrl: `${url}.sha256sum`,
+        ...release("containerd/containerd", fileName, `${fileName}.sha256sum`),
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
         selfCheck: versionCheck("containerd", version),
@@ -193,31 +201,17 @@ export function artifactFor(
             }),
       };
     }
-    case "runc": {
-      const fileName = `runc.${arch}`;
-      const base = releaseBase(baseUrl, "opencontainers/runc", version);
+    case "runc":
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url: `${base}/${fileName}`,
-        checksumUrl: `${base}/runc.sha256sum`,
+        ...release("opencontainers/runc", `runc.${arch}`, "runc.sha256sum"),
         checksumFormat: "named-line",
         packaging: { kind: "binary", installAs: PATHS.runcBinary },
         selfCheck: versionCheck("runc", version),
       };
-    }
     case "cni": {
       const fileName = `cni-plugins-linux-${arch}-v${version}.tgz`;
-      const url = `${releaseBase(baseUrl, "containernetworking/plugins", version)}/${fileName}`;
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url,
-        checksumUrl: `${url}.sha256`,
+        ...release("containernetworking/plugins", fileName, `${fileName}.sha256`),
         checksumFormat: "named-line",
         packaging: { kind: "tarball", member: ".", intoDir: PATHS.cniBinDir },
         // A plugin asked for its VERSION answers with the CNI spec versions it speaks, not its own release
@@ -232,14 +226,8 @@ export function artifactFor(
     }
     case "crictl": {
       const fileName = `crictl-v${version}-linux-${arch}.tar.gz`;
-      const url = `${releaseBase(baseUrl, "kubernetes-sigs/cri-tools", version)}/${fileName}`;
       return {
-        part,
-        version,
-        arch,
-        fileName,
-        url,
-        checksumUrl: `${url}.sha256`,
+        ...release("kubernetes-sigs/cri-tools", fileName, `${fileName}.sha256`),
         checksumFormat: "bare-hex",
         packaging: { kind: "tarball", member: ".", intoDir: PATHS.crictlBinDir },
         selfCheck: versionCheck("crictl", version),

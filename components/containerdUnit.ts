@@ -53,20 +53,25 @@ export function renderContainerdUnit(): string {
   return renderUnit(containerdUnitSections());
 }
 
-/** What `systemctl show -p Environment containerd` must list once the drop-in is in effect. */
-export function proxyEnvironment(proxy: HttpProxyInput | undefined): string[] {
-  if (proxy === undefined) return [];
+/**
+ * The proxy environment file (`NAME=value` lines, as systemd's EnvironmentFile= reads them), or ""
+ * without a proxy. Proxy URLs may carry credentials, so they live in this root-only file: a unit's
+ * Environment= lines are readable by every local user through `systemctl show`.
+ */
+export function renderProxyEnvironment(proxy: HttpProxyInput | undefined): string {
+  if (proxy === undefined) return "";
   const pairs: [string, string | undefined][] = [
     ["HTTP_PROXY", proxy.http],
     ["HTTPS_PROXY", proxy.https],
     ["NO_PROXY", proxy.noProxy?.join(",")],
   ];
-  return pairs.filter(([, value]) => value !== undefined && value !== "").map(([name, value]) => `${name}=${value}`);
+  const lines = pairs
+    .filter(([, value]) => value !== undefined && value !== "")
+    .map(([name, value]) => `${name}=${value}`);
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
 
-/** The proxy drop-in: each pair quoted, and `%` doubled so systemd reads no specifier. Empty without a proxy. */
-export function renderProxyDropIn(proxy: HttpProxyInput | undefined): string {
-  const pairs = proxyEnvironment(proxy);
-  if (pairs.length === 0) return "";
-  return renderUnit([["Service", pairs.map((pair) => ["Environment", `"${pair.replace(/%/g, "%%")}"`])]]);
+/** The proxy drop-in: it only names the environment file, so it holds nothing secret. */
+export function renderProxyDropIn(): string {
+  return renderUnit([["Service", [["EnvironmentFile", PATHS.containerdProxyEnv]]]]);
 }

@@ -5,20 +5,29 @@ import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog";
 import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
 import {
   checkConnection,
+  checkNoControlCharacters,
   ConnectionFacts,
   InvalidInputError,
   resolveOptions,
+  SECRET_CAPABLE_INPUTS,
   WorkerOptions,
   WorkerOptionsInput,
 } from "./options";
-import { assessDrift, parseHostState, probeScript } from "./hostDrift";
+import { withDriftReadSlot } from "./driftReads";
+import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./hostDrift";
+import { checkHostKeys } from "./hostKey";
 import { ProbeConnection, runProbe } from "./hostReader";
 import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
+import { claimWorkerAddress, WorkerAddress } from "./workerAddresses";
 import { planWorker, WorkerPlan } from "./workerPlan";
+import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./secretInputs";
 
-type ScriptKind = "create" | "update" | "delete";
+type StepText = "create" | "update" | "delete" | "stdin";
+
+/** The secret-capable inputs when all of them were plain: already in the options. */
+const NO_SECRET_INPUTS: ResolvedSecretInputs = { values: {} as ResolvedSecretInputs["values"], secret: [] };
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
 
@@ -132,13 +141,23 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         return invalid(error);
       }
     };
-    const options: WorkerOptions = validated(() => resolveOptions(args));
+    validated(() => checkNoControlCharacters("name", name));
+    const { connection: _connection, detectHostDrift: _detectHostDrift, after: _after, ...optionArgs } = args;
+    // Secret-capable inputs given as Outputs (a secret, say) are checked once they resolve; no script
+    // depends on them (they travel on standard input), so the scripts are planned without them.
+    const deferred = SECRET_CAPABLE_INPUTS.some((input) => !isDeepPlain(optionArgs[input]));
+    const { downloadBaseUrl: _url, httpProxy: _proxy, registries: _registries, ...settledArgs } = optionArgs;
+    const options: WorkerOptions = validated(() => resolveOptions(deferred ? settledArgs : optionArgs));
+    const secretInputs = deferred ? resolveSecretInputs(optionArgs, validated) : undefined;
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
+    // One machine, one component: a second one for the same host:port fails here, naming the first
+    // (the facts' shape was checked just above).
+    if (facts) validated(() => claimWorkerAddress(name, facts as WorkerAddress));
     // Values only known later (an instance's IP) are checked once they are.
     const connection = pulumi
       .output(args.connection)
-      .apply((value) => validated(() => (checkConnection(value), fleetConnection(value))));
+      .apply((value) => validated(() => (checkConnection(value), checkHostKeys(value), fleetConnection(value))));
 
     // What only the worker can tell: with drift detection, each step's generation as read
     // from it; with `arch: "auto"`, the arch its ready step reports. Everything else about
@@ -159,31 +178,55 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       ...(generations ? [planWorker(name, options, repairs, knownArch)] : []),
       ...(autoArch ? ARCHES.filter((a) => a !== knownArch).map((a) => planWorker(name, options, {}, a)) : []),
     ];
-    const isFixed = (id: StepId, kind: ScriptKind, text: string): boolean =>
+    const isFixed = (id: StepId, kind: StepText, text: string): boolean =>
       variants.every((variant) => variant.steps.find((s) => s.id === id)?.[kind] === text);
     let workerArch: pulumi.Output<Arch> | undefined;
-    let planned: pulumi.Output<WorkerPlan> | undefined;
+    type Planned = { plan: WorkerPlan; secretStdin: Set<StepId> };
+    // The plan once what it depends on is known: with the secret inputs' values, and which steps carry them.
+    const planFrom = (
+      generationsRead: pulumi.Input<Partial<Record<DriftingStep, number>>>,
+      reportedArch: pulumi.Input<Arch>,
+    ): pulumi.Output<Planned> =>
+      pulumi
+        .all([generationsRead, reportedArch, secretInputs ?? NO_SECRET_INPUTS])
+        .apply(([read, planArch, resolved]) => {
+          const resolvedOptions = { ...options, ...resolved.values };
+          return {
+            plan: planWorker(name, resolvedOptions, read, planArch),
+            secretStdin: secretStdinSteps(name, resolvedOptions, resolved, planArch),
+          };
+        });
+    let planned: pulumi.Output<Planned> | undefined;
+    let settled: pulumi.Output<Planned> | undefined;
     const readyGate = readyDialing(options.readyTimeoutSeconds);
     const readyConnection = connection.apply((value) => gatedConnection(value, options.readyTimeoutSeconds));
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
-      // Present or absent as in the plan; only the text can differ.
-      const script = (kind: ScriptKind): pulumi.Input<string> | undefined => {
-        const text = step[kind];
-        if (text === undefined || isFixed(step.id, kind, text)) return text;
-        planned ??= pulumi
-          .all([generations ?? {}, workerArch ?? knownArch])
-          .apply(([read, arch]) => planWorker(name, options, read, arch));
-        return planned.apply((p) => p.steps.find((s) => s.id === step.id)?.[kind] ?? "");
+      // Present or absent as in the plan; only the text can differ. A standard input that carries
+      // a secret input is secret, and only such a one.
+      const text = (kind: StepText): pulumi.Input<string> | undefined => {
+        const fixed = step[kind];
+        if (fixed === undefined) return undefined;
+        const readsWorker = !isFixed(step.id, kind, fixed);
+        if (!readsWorker && (kind !== "stdin" || secretInputs === undefined)) return fixed;
+        // Only a text that differs with what the worker tells waits for the drift read; a standard input
+        // that may carry a secret input waits only for the secret inputs.
+        const source = readsWorker
+          ? (planned ??= planFrom(generations ?? {}, workerArch ?? knownArch))
+          : (settled ??= planFrom({}, knownArch));
+        return source.apply(({ plan: p, secretStdin }): pulumi.Output<string> => {
+          const value = p.steps.find((s) => s.id === step.id)?.[kind] ?? "";
+          return kind === "stdin" && secretStdin.has(step.id) ? pulumi.secret(value) : pulumi.output(value);
+        });
       };
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {
           connection: step.id === "ready" ? readyConnection : connection,
-          create: script("create"),
-          update: script("update"),
-          delete: script("delete"),
-          stdin: step.stdin,
+          create: text("create"),
+          update: text("update"),
+          delete: text("delete"),
+          stdin: text("stdin"),
           // The provider would send previous output through SSH setenv, which
           // sshd refuses unless AcceptEnv allows it; our scripts never read it.
           addPreviousOutputInEnv: false,
@@ -238,7 +281,13 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   private async readDrift(name: string, connection: ProbeConnection): Promise<Partial<Record<DriftingStep, number>>> {
     let stdout: string;
     try {
-      stdout = await runProbe(connection, probeScript());
+      // At most driftReadConcurrency reads at once across the program; the wait shows in the progress.
+      const waits = (limit: number, ahead: number) =>
+        void pulumi.log.info(
+          `worker ${name}: waiting to read ${connection.host} for host drift (reads run ${limit} at a time; ${ahead} waiting before it)`,
+          this,
+        );
+      stdout = await withDriftReadSlot(() => runProbe(connection, probeScript()), waits);
     } catch (error) {
       void pulumi.log.warn(
         `worker ${name}: cannot read ${connection.host} to check for host drift (${(error as Error).message}); ` +
@@ -251,6 +300,9 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const next = pulumi.runtime.isDryRun() ? "the next up restores it" : "restoring it";
     for (const drift of assessment.drifts) {
       void pulumi.log.warn(`host drift on worker ${name}, step ${drift.step}: ${drift.what}; ${next}`, this);
+    }
+    for (const adoption of assessment.adoptions) {
+      void pulumi.log.warn(adoptionMessage(name, adoption, pulumi.runtime.isDryRun()), this);
     }
     return assessment.generations;
   }

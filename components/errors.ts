@@ -2,7 +2,7 @@
 export class InvalidInputError extends Error {
   constructor(
     readonly input: string,
-    detail: string,
+    readonly detail: string,
   ) {
     super(`invalid ${input}: ${detail}`);
     this.name = "InvalidInputError";

@@ -12,8 +12,8 @@
  * differs from the state and runs; once it has run, the worker holds the new
  * number and the next preview asks for the same one: no perpetual diff.
  */
-import { PATHS } from "./catalog";
-import { DRIFTING_STEPS, DriftingStep, StepId } from "./steps";
+import { ADOPTED_DIR, PATHS } from "./catalog";
+import { DRIFTING_STEPS, DriftingStep, INSTALL_STEP, StepId } from "./steps";
 
 export function generationFile(step: StepId): string {
   return `${PATHS.manifestDir}/${step}.generation`;
@@ -29,11 +29,37 @@ export function manifestFile(step: StepId): string {
   return `${PATHS.manifestDir}/${step}.files`;
 }
 
+/** Where a step keeps the operator's files it adopted (see `ADOPTED_DIR`). */
+export function adoptedCopies(step: StepId): string {
+  return `${ADOPTED_DIR}/${step}`;
+}
+
 /**
- * The read-only probe, run as the SSH user (no sudo: everything it reads is
- * world-readable). POSIX sh, since it runs in the user's login shell. One line
+ * Where each step writes, for the probe to find files there that the component does not own yet: files a
+ * step adopts (keeps aside) before its first overwrite. An install step's exact files are known only once
+ * its release is unpacked, so these are the names releases ship (every file in /opt/cni/bin for the plugins).
+ * The registry files are not adopted: the registries step leaves files it did not write alone.
+ */
+export const WRITTEN_PATHS: Readonly<Record<DriftingStep, readonly string[]>> = {
+  runc: [PATHS.runcBinary],
+  containerd: ["containerd", "containerd-shim*", "ctr", "containerd-stress"].map(
+    (name) => `${PATHS.containerdBinDir}/${name}`,
+  ),
+  "cni-plugins": [`${PATHS.cniBinDir}/*`],
+  crictl: [`${PATHS.crictlBinDir}/crictl`],
+  config: [PATHS.containerdConfig],
+  registries: [],
+  "crictl-yaml": [PATHS.crictlConfig],
+  unit: [PATHS.containerdUnit],
+};
+
+/**
+ * The read-only probe, run as the SSH user: everything it reads is world-readable but the
+ * root-only files the component wrote (hosts.toml), whose digest it asks `sudo -n` for; one it
+ * cannot read is `unreadable`, not drift. POSIX sh, since it runs in the user's login shell. One line
  * per fact: `service <active|enabled> <state>`, `record <step> <checked|missing>`,
- * `changed <step> <path> <missing | recorded-sha256 actual-sha256>`, `generation <step> <n>`.
+ * `changed <step> <path> <missing | recorded-sha256 actual-sha256>`, `generation <step> <n>`,
+ * `unowned <step> <path>` (a file where the step writes that its record does not list: it will adopt it).
  */
 export function probeScript(): string {
   return [
@@ -47,8 +73,11 @@ export function probeScript(): string {
     '      if [ ! -e "$path" ]; then',
     '        echo "changed $step $path missing"',
     "      else",
-    '        have=$(sha256sum "$path" | cut -d" " -f1)',
-    '        [ "$have" = "$want" ] || echo "changed $step $path $want $have"',
+    "        # A root-only file (hosts.toml may hold credentials): its digest comes from sudo -n sha256sum alone.",
+    '        if [ -r "$path" ]; then have=$(sha256sum "$path" | cut -d" " -f1)',
+    '        else have=$(sudo -n sha256sum "$path" 2>/dev/null | cut -d" " -f1); fi',
+    '        if [ -z "$have" ]; then echo "unreadable $step $path"',
+    '        elif [ "$have" != "$want" ]; then echo "changed $step $path $want $have"; fi',
     "      fi",
     '    done <"$dir/$step.files"',
     '    echo "record $step checked"',
@@ -61,6 +90,25 @@ export function probeScript(): string {
     "  step=${file##*/}",
     '  echo "generation ${step%.generation} $(cat "$file")"',
     "done",
+    "# Files where a step writes that its record does not list: the operator's, which the step adopts.",
+    'owned() { [ -r "$dir/$1.files" ] && cut -d" " -f3- "$dir/$1.files" | grep -Fqx -- "$2"; }',
+    "# unowned STEP binary|file PATH...: of a release, only its executables are put in place (no LICENSE or README).",
+    "unowned() {",
+    "  step=$1 kind=$2",
+    "  shift 2",
+    '  for path in "$@"; do',
+    '    if [ "$kind" = binary ]; then',
+    '      if ! { [ -f "$path" ] && [ -x "$path" ]; }; then continue; fi',
+    '    elif ! { [ -f "$path" ] || [ -L "$path" ]; }; then',
+    "      continue",
+    "    fi",
+    '    owned "$step" "$path" || echo "unowned $step $path"',
+    "  done",
+    "}",
+    ...DRIFTING_STEPS.filter((step) => WRITTEN_PATHS[step].length > 0).map((step) => {
+      const kind = (Object.values(INSTALL_STEP) as string[]).includes(step) ? "binary" : "file";
+      return `unowned ${step} ${kind} ${WRITTEN_PATHS[step].join(" ")}`;
+    }),
     "",
   ].join("\n");
 }
@@ -73,6 +121,8 @@ export interface HostState {
   changed: Partial<Record<DriftingStep, string[]>>;
   /** How many times each step has been repaired on this worker. */
   generations: Partial<Record<StepId, number>>;
+  /** Per step: files where it writes that are not the component's yet (it adopts them). */
+  unowned: Partial<Record<DriftingStep, string[]>>;
 }
 
 function short(sha: string): string {
@@ -84,7 +134,7 @@ function isDriftingStep(value: string): value is DriftingStep {
 }
 
 export function parseHostState(stdout: string): HostState {
-  const state: HostState = { active: "", enabled: "", changed: {}, generations: {} };
+  const state: HostState = { active: "", enabled: "", changed: {}, generations: {}, unowned: {} };
   for (const line of stdout.split("\n")) {
     const [kind, key = "", ...rest] = line.trim().split(" ");
     const value = rest.join(" ");
@@ -98,6 +148,8 @@ export function parseHostState(stdout: string): HostState {
           ? `${path} is missing`
           : `${path} changed (sha256 ${short(actual)} on the worker, ${short(recorded)} as put in place)`,
       );
+    } else if (kind === "unowned" && isDriftingStep(key) && value !== "") {
+      (state.unowned[key] ??= []).push(value);
     } else if (kind === "generation" && /^\d+$/.test(value)) {
       state.generations[key as StepId] = Number(value);
     }
@@ -111,10 +163,17 @@ export interface Drift {
   what: string;
 }
 
+/** Files of the operator's a step will adopt: keep aside before its first overwrite, and put back on destroy. */
+export interface Adoption {
+  step: DriftingStep;
+  paths: string[];
+}
+
 export interface DriftAssessment {
   /** Nothing of the component is on the worker yet: a first install, not a drift. */
   fresh: boolean;
   drifts: Drift[];
+  adoptions: Adoption[];
   /** The generation each step must carry: the worker's, plus one where the part drifted. */
   generations: Record<DriftingStep, number>;
 }
@@ -139,5 +198,19 @@ export function assessDrift(state: HostState): DriftAssessment {
     const current = state.generations[step] ?? 0;
     generations[step] = drifts.some((drift) => drift.step === step) ? current + 1 : current;
   }
-  return { fresh, drifts, generations };
+  const adoptions = DRIFTING_STEPS.flatMap((step) => {
+    const paths = state.unowned[step] ?? [];
+    return paths.length > 0 ? [{ step, paths }] : [];
+  });
+  return { fresh, drifts, adoptions, generations };
+}
+
+/** The warning that names files a step will adopt on a worker: during preview (`dryRun`) or this up. */
+export function adoptionMessage(worker: string, { step, paths }: Adoption, dryRun: boolean): string {
+  const one = paths.length === 1;
+  return (
+    `adopting on worker ${worker}, step ${step}: ${paths.join(", ")} ${one ? "is" : "are"} on the worker but not ` +
+    `the component's; ${dryRun ? "the next up" : "this up"} keeps ${one ? "it" : "each one it overwrites"} aside ` +
+    `in ${adoptedCopies(step)}${one ? " before overwriting it" : ""}, and destroy puts ${one ? "it" : "them"} back`
+  );
 }

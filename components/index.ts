@@ -1,5 +1,6 @@
 export * from "./catalog";
 export { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE } from "./containerdWorker";
+export { DEFAULT_DRIFT_READ_CONCURRENCY, setDriftReadConcurrency } from "./driftReads";
 export { InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
 export { RegistryCapability, RegistryHostsInput, RegistryMirrorInput } from "./registryHosts";
 export { planWorker, Step, WorkerPlan } from "./workerPlan";

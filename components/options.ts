@@ -25,6 +25,8 @@ import {
 } from "./registryHosts";
 import { ContainerdSettings, resolveContainerdSettings } from "./containerdSettings";
 import { InvalidInputError } from "./errors";
+import { CONTROL_CHARACTERS } from "./shell";
+import * as pulumi from "@pulumi/pulumi";
 
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
@@ -33,10 +35,20 @@ export interface WorkerOptionsInput {
   arch?: string;
   sandboxImage?: string;
   systemdCgroup?: boolean;
-  downloadBaseUrl?: string;
+  /**
+   * Where release artifacts are downloaded from: replaces `https://github.com` and keeps the rest of
+   * each release path (kubespray's `github_url`), for a mirror or an air-gapped worker. It may carry
+   * credentials or a token: give it as a secret, and it reaches the worker only on standard input.
+   * Default `https://github.com`.
+   */
+  downloadBaseUrl?: pulumi.Input<string>;
   checksums?: Partial<Record<Part, string>>;
-  /** The proxy containerd uses to pull images (not the downloads, which run on the worker as root's curl). */
-  httpProxy?: HttpProxyInput;
+  /**
+   * The proxy containerd uses to pull images (not the downloads, which run on the worker as root's
+   * curl). Its URLs may carry credentials when given as a secret; on the worker they live in a
+   * root-only environment file. Default: no proxy.
+   */
+  httpProxy?: pulumi.Input<HttpProxyArgs>;
   /**
    * On destroy, also remove containerd's and the CNI plugins' state: `/var/lib/containerd` (images,
    * snapshots), `/run/containerd` and `/var/lib/cni`. Default `false`: destroy stops every container
@@ -63,9 +75,17 @@ export interface WorkerOptionsInput {
    * registry host (`docker.io`, `my.registry:5000`, or `_default` for every other). Default `{}`:
    * no files, and containerd pulls from each registry itself.
    */
-  registries?: Record<string, RegistryHostsInput>;
+  registries?: pulumi.Input<Record<string, pulumi.Input<RegistryHostsInput>>>;
   /** Extra config.toml settings, checked against the chosen containerd version's keys. Default: none. */
   containerdSettings?: ContainerdSettings;
+}
+
+/** `httpProxy` as given: any field may be an Output (a secret, say). */
+export interface HttpProxyArgs {
+  http?: pulumi.Input<string>;
+  https?: pulumi.Input<string>;
+  /** Hosts, domains or CIDRs to reach directly. */
+  noProxy?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
@@ -141,19 +161,43 @@ function resolveVersions(given: Partial<Record<Part, string>> | undefined): Vers
   return versions;
 }
 
-function resolveBaseUrl(value: unknown): string {
-  const detail = `${JSON.stringify(value)} is not an http(s) URL without query or fragment (e.g. "${DEFAULT_DOWNLOAD_BASE_URL}")`;
-  if (typeof value !== "string") throw new InvalidInputError("downloadBaseUrl", detail);
+/** The characters a URL input may hold: RFC 3986's, without quotes, backslashes or spaces. */
+const URL_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
+
+/**
+ * Checks an http(s) URL input. Credentials in it (`user:password@`, or `:token@`) are accepted only
+ * from a secret, and an error never repeats a secret or credentials.
+ */
+function resolveUrl(
+  input: string,
+  value: unknown,
+  { secret, example, credentials }: { secret: boolean; example: string; credentials: boolean },
+): string {
+  const shown =
+    typeof value !== "string" ? JSON.stringify(value) : secret ? "(a secret)" : JSON.stringify(urlForDisplay(value));
+  const invalid = (why: string) => new InvalidInputError(input, `${shown} ${why} (e.g. "${example}")`);
+  if (typeof value !== "string") throw invalid("is not an http(s) URL");
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new InvalidInputError("downloadBaseUrl", detail);
+    throw invalid("is not an http(s) URL");
   }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash || url.username) {
-    throw new InvalidInputError("downloadBaseUrl", detail);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid("is not an http(s) URL");
+  if (!URL_CHARACTERS.test(value)) throw invalid("holds characters a URL may not: quotes, backslashes or spaces");
+  if (url.search || url.hash) throw invalid("has a query or fragment; none is allowed");
+  if (url.username || url.password) {
+    if (!credentials) throw invalid("carries credentials; none are allowed here");
+    if (!secret) {
+      throw invalid(`carries credentials: give ${input} as a secret (pulumi config set --secret, or pulumi.secret)`);
+    }
   }
-  return value.replace(/\/+$/, "");
+  return value;
+}
+
+function resolveBaseUrl(value: unknown, secret: boolean): string {
+  const example = DEFAULT_DOWNLOAD_BASE_URL;
+  return resolveUrl("downloadBaseUrl", value, { secret, example, credentials: true }).replace(/\/+$/, "");
 }
 
 function resolveChecksums(given: Partial<Record<Part, string>> | undefined): Partial<Record<Part, string>> {
@@ -175,29 +219,28 @@ function resolveChecksums(given: Partial<Record<Part, string>> | undefined): Par
 
 const NO_PROXY_ENTRY = /^[A-Za-z0-9.*:/_[\]-]+$/;
 
-function resolveProxyUrl(input: string, value: unknown): string | undefined {
+function resolveProxyUrl(input: string, value: unknown, secret: boolean): string | undefined {
   if (value === undefined) return undefined;
-  const invalid = new InvalidInputError(
-    input,
-    `${JSON.stringify(value)} is not a proxy URL such as "http://proxy.internal:3128"`,
-  );
-  // Quotes, backslashes and spaces would break the systemd Environment= line.
-  if (typeof value !== "string" || /[\s"'\\]/.test(value)) throw invalid;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid;
+  const url = resolveUrl(input, value, { secret, example: "http://proxy.internal:3128", credentials: true });
+  // systemd reads the environment file with shell-like quoting and expansion.
+  if (/['$]/.test(url)) {
+    throw new InvalidInputError(
+      input,
+      "holds ' or $, which systemd's environment file would not keep; percent-encode them",
+    );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid;
-  return value;
+  return url;
 }
 
 /** Checks the proxy settings; none at all means no drop-in. */
-function resolveHttpProxy(given: HttpProxyInput | undefined): HttpProxyInput | undefined {
-  if (given === undefined) return undefined;
-  const http = resolveProxyUrl("httpProxy.http", given.http);
-  const https = resolveProxyUrl("httpProxy.https", given.https);
+function resolveHttpProxy(value: unknown, secret: boolean): HttpProxyInput | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidInputError("httpProxy", "is not an object like { http, https, noProxy }");
+  }
+  const given = value as HttpProxyInput;
+  const http = resolveProxyUrl("httpProxy.http", given.http, secret);
+  const https = resolveProxyUrl("httpProxy.https", given.https, secret);
   const noProxy: unknown = given.noProxy ?? [];
   if (!Array.isArray(noProxy) || noProxy.some((entry) => typeof entry !== "string" || !NO_PROXY_ENTRY.test(entry))) {
     throw new InvalidInputError(
@@ -235,20 +278,7 @@ function checkKeys(input: string, value: Record<string, unknown>, allowed: strin
 
 /** An http(s) URL with no query, fragment or credentials (a mirror may have a path). */
 function resolveRegistryUrl(input: string, value: unknown, example: string): string {
-  const invalid = new InvalidInputError(
-    input,
-    `${JSON.stringify(value)} is not an http(s) URL without query, fragment or credentials (e.g. "${example}")`,
-  );
-  if (typeof value !== "string") throw invalid;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid;
-  }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash || url.username) throw invalid;
-  if (/[\s"\\]/.test(value)) throw invalid;
-  return value;
+  return resolveUrl(input, value, { secret: false, example, credentials: false });
 }
 
 function resolveBoolean(input: string, value: unknown): boolean | undefined {
@@ -287,10 +317,8 @@ function resolveHeaders(input: string, value: unknown): Record<string, string[]>
     if (!HEADER_NAME.test(name)) throw new InvalidInputError(at, "is not a valid HTTP header name");
     const values: unknown[] = Array.isArray(given) ? given : [given];
     if (values.length === 0 || values.some((v) => typeof v !== "string" || !HEADER_VALUE.test(v))) {
-      throw new InvalidInputError(
-        at,
-        `${JSON.stringify(given)} is not a string or a non-empty list of strings without control characters`,
-      );
+      // Header values are often credentials: the error names the header, never its value.
+      throw new InvalidInputError(at, "is not a string or a non-empty list of strings without control characters");
     }
     headers[name] = values as string[];
   }
@@ -381,8 +409,112 @@ export function resolveRegistries(given: unknown): Record<string, RegistryHosts>
   return registries;
 }
 
+/** The path of `key` below `input`, as error messages name it: `a.b` for identifiers, `a["x.y"]` otherwise. */
+function childPath(input: string, key: string | number): string {
+  if (typeof key === "number") return `${input}[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${input}.${key}` : `${input}[${JSON.stringify(key)}]`;
+}
+
+/** Names a control character for an error message, without repeating the value that holds it. */
+function describeControl(text: string): string {
+  const char = CONTROL_CHARACTERS.exec(text)?.[0] ?? "";
+  const code = char.codePointAt(0)?.toString(16).toUpperCase().padStart(4, "0");
+  return `holds a control character (U+${code ?? "?"}); newlines, carriage returns, NUL, the other C0 characters, DEL and U+2028/2029 are refused`;
+}
+
+/**
+ * Refuses control characters in every string of an input, map keys included, naming where: every
+ * value may reach a root shell. PEM text (`caPem`) is the one place lines are allowed.
+ */
+export function checkNoControlCharacters(input: string, value: unknown): void {
+  const multiline = /\.caPem$/.test(input);
+  if (typeof value === "string") {
+    const text = multiline ? value.replace(/\r?\n/g, "") : value;
+    if (CONTROL_CHARACTERS.test(text)) throw new InvalidInputError(input, describeControl(text));
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, index) => checkNoControlCharacters(childPath(input, index), item));
+    return;
+  }
+  if (typeof value === "object" && value !== null && !pulumi.Output.isInstance(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      if (CONTROL_CHARACTERS.test(key)) throw new InvalidInputError(`${input} key`, describeControl(key));
+      checkNoControlCharacters(childPath(input, key), item);
+    }
+  }
+}
+
+/**
+ * A URL as errors show it: scheme, host and port, and "/…" for a path, which may hold a token;
+ * never its credentials.
+ */
+export function urlForDisplay(value: string): string {
+  try {
+    const url = new URL(value);
+    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "") === "" ? "" : "/…"}`;
+  } catch {
+    return "(not a URL)";
+  }
+}
+
+/**
+ * The inputs that may be given as secrets (credentials in a proxy or mirror URL, registry headers).
+ * They reach a worker only on a step's standard input, never in a script (see planWorker).
+ */
+export const SECRET_CAPABLE_INPUTS = ["downloadBaseUrl", "httpProxy", "registries"] as const;
+export type SecretCapableInput = (typeof SECRET_CAPABLE_INPUTS)[number];
+export type SecretCapableOptions = Pick<WorkerOptions, SecretCapableInput>;
+
+/** Every string value in a value (not the keys, which name settings and registries). */
+function stringsIn(value: unknown): string[] {
+  if (typeof value === "string") return [value];
+  if (typeof value !== "object" || value === null) return [];
+  return Object.values(value).flatMap(stringsIn);
+}
+
+/** Runs a check of a secret input; an error it raises repeats none of the secret's text. */
+function withoutSecrets<T>(secret: unknown, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    const texts = stringsIn(secret)
+      .flatMap((text) => [text, JSON.stringify(text).slice(1, -1)])
+      .filter((text) => text.length > 0)
+      .sort((a, b) => b.length - a.length);
+    const scrub = (message: string) => texts.reduce((out, text) => out.split(text).join("(secret)"), message);
+    throw new InvalidInputError(scrub(error.input), scrub(error.detail));
+  }
+}
+
+/** Checks the secret-capable inputs; `secret` names those given as secrets. */
+export function resolveSecretCapable(
+  input: Partial<Record<SecretCapableInput, unknown>>,
+  secret: ReadonlySet<SecretCapableInput> = new Set(),
+): SecretCapableOptions {
+  const checked = <T>(name: SecretCapableInput, check: () => T): T => {
+    checkNoControlCharacters(name, input[name]);
+    return secret.has(name) ? withoutSecrets(input[name], check) : check();
+  };
+  return {
+    downloadBaseUrl: checked("downloadBaseUrl", () =>
+      resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL, secret.has("downloadBaseUrl")),
+    ),
+    httpProxy: checked("httpProxy", () => resolveHttpProxy(input.httpProxy, secret.has("httpProxy"))),
+    registries: checked("registries", () => resolveRegistries(input.registries)),
+  };
+}
+
 /** Validates every plain option and applies the defaults stated in `catalog.ts`. */
-export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
+export function resolveOptions(
+  input: WorkerOptionsInput,
+  secret: ReadonlySet<SecretCapableInput> = new Set(),
+): WorkerOptions {
+  const secretCapable = resolveSecretCapable(input, secret);
+  for (const [name, value] of Object.entries(input)) {
+    if (!(SECRET_CAPABLE_INPUTS as readonly string[]).includes(name)) checkNoControlCharacters(name, value);
+  }
   const arch: unknown = input.arch ?? DEFAULT_ARCH;
   if (typeof arch !== "string" || !(ARCH_CHOICES as readonly string[]).includes(arch)) {
     throw new InvalidInputError(
@@ -419,13 +551,11 @@ export function resolveOptions(input: WorkerOptionsInput): WorkerOptions {
     arch: arch as ArchChoice,
     sandboxImage,
     systemdCgroup,
-    downloadBaseUrl: resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL),
+    ...secretCapable,
     checksums: resolveChecksums(input.checksums),
-    httpProxy: resolveHttpProxy(input.httpProxy),
     purgeStateOnDestroy,
     staticBuild,
     readyTimeoutSeconds,
-    registries: resolveRegistries(input.registries),
     containerdSettings: resolveContainerdSettings(input.containerdSettings, {
       containerdVersion: versions.containerd,
       sandboxImage,
@@ -444,6 +574,8 @@ export interface ConnectionFacts {
 }
 
 function checkHop(input: string, host: unknown, port: unknown, user: unknown): void {
+  checkNoControlCharacters(`${input}.host`, host);
+  checkNoControlCharacters(`${input}.user`, user);
   if (typeof host !== "string" || host.trim() === "") {
     throw new InvalidInputError(`${input}.host`, `${JSON.stringify(host)}: expected a host name or IP address`);
   }

@@ -8,6 +8,7 @@
  * proven to run: a failure leaves the host as it was.
  */
 import {
+  ADOPTED_DIR,
   ArchChoice,
   Artifact,
   ChecksumFormat,
@@ -18,12 +19,16 @@ import {
   VERIFIED_PLAN_FILE,
 } from "./catalog";
 import type { ConfigExpectation } from "./containerdConfig";
-import { generationFile, manifestFile } from "./hostDrift";
-import { script, scriptHeader, shellQuote, StepLabel } from "./shell";
+import { renderProxyDropIn } from "./containerdUnit";
+import { adoptedCopies, generationFile, manifestFile } from "./hostDrift";
+import { assignments, script, scriptHeader, shellQuote, StepLabel } from "./shell";
 import { INSTALL_STEP, StepId } from "./steps";
 
-/** `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect. */
-const CURL = "curl -fsSL --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
+/**
+ * `curl` for release downloads: fail on HTTP errors, retry transient ones, never hang on connect,
+ * and take `[...]` in a URL as text, not as a range of URLs to fetch.
+ */
+const CURL = "curl -fsSL --globoff --retry 3 --retry-delay 1 --retry-connrefused --connect-timeout 15";
 
 const TEMP_DIR = ["work=$(mktemp -d -t containerd-worker.XXXXXX)", "trap 'rm -rf \"$work\"' EXIT"].join("\n");
 
@@ -42,6 +47,87 @@ const PLACE_FUNCTION = [
 ].join("\n");
 
 /**
+ * Adoption: before a step first overwrites a file it has never written (the operator's, on a worker set up
+ * by hand), it copies it aside, and destroy puts it back. A file is the step's own when the step's record
+ * (`<step>.files`, sha256sum's format) lists it; a file already kept is never copied again, so the copy kept
+ * is the operator's, whatever later runs find. KEEP is the step's directory under `ADOPTED_DIR` (root-only).
+ *
+ * - `owns RECORD PATH`: the record lists PATH.
+ * - `adopt KEEP RECORD PATH...`: copies each PATH that is there and not the step's to KEEP/PATH with `cp -a`
+ *   (content, mode, owner, timestamps), through a hidden partial copy renamed into place, and says so.
+ * - `put_back KEEP`: puts every copy back at its path (a copy beside it, then a rename), keeping the copies.
+ * - `forget_kept KEEP RECORD`: drops the record, then the copies.
+ * - `give_back KEEP RECORD`: removes each file the record lists that was not adopted, puts back those that
+ *   were, then forgets both. Until the record is gone a rerun redoes the same; after, it only finishes.
+ */
+export const ADOPT_FUNCTIONS = [
+  "owns() {",
+  '  [[ -f $1 ]] && grep -Fxq -- "$2" < <(cut -d" " -f3- "$1")',
+  "}",
+  "to_adopt() {",
+  "  [[ -e $3 || -L $3 ]] || return 1",
+  "  [[ ! -e $1$3 && ! -L $1$3 ]] || return 1",
+  '  ! owns "$2" "$3"',
+  "}",
+  "keep_dir() {",
+  `  mkdir -p ${shellQuote(PATHS.manifestDir)}`,
+  `  install -d -m 0700 ${shellQuote(ADOPTED_DIR)}`,
+  '  (umask 077 && mkdir -p -- "$1")',
+  "}",
+  "adopt() {",
+  "  local keep=$1 record=$2 path partial",
+  "  shift 2",
+  '  for path in "$@"; do',
+  '    to_adopt "$keep" "$record" "$path" || continue',
+  '    keep_dir "$keep$(dirname -- "$path")"',
+  "    partial=$keep${path%/*}/.${path##*/}.partial",
+  '    rm -f -- "$partial"',
+  '    cp -a -- "$path" "$partial"',
+  '    mv -f -- "$partial" "$keep$path"',
+  '    echo "adopted $path (kept aside; put back on destroy)"',
+  "  done",
+  "}",
+  "put_back() {",
+  "  local copy path tmp",
+  "  [[ -d $1 ]] || return 0",
+  "  while IFS= read -r -d '' copy; do",
+  '    path=${copy#"$1"}',
+  "    tmp=${path%/*}/.${path##*/}.put-back",
+  '    mkdir -p -- "${path%/*}"',
+  '    rm -f -- "$tmp"',
+  '    cp -a -- "$copy" "$tmp"',
+  '    mv -fT -- "$tmp" "$path"',
+  '    echo "put back $path (the file that was there before the component)"',
+  "  done < <(find \"$1\" -mindepth 1 \\( -type f -o -type l \\) ! -name '.*' -print0 | sort -z)",
+  "}",
+  "forget_kept() {",
+  '  rm -f -- "$2"',
+  '  rm -rf -- "$1"',
+  `  rmdir -- ${shellQuote(ADOPTED_DIR)} 2>/dev/null || true`,
+  "}",
+  "give_back() {",
+  "  local path",
+  "  if [[ -f $2 ]]; then",
+  "    while IFS= read -r path; do",
+  '      [[ -e $1$path || -L $1$path ]] || rm -f -- "$path"',
+  '    done < <(cut -d" " -f3- "$2")',
+  "  fi",
+  '  put_back "$1"',
+  '  forget_kept "$1" "$2"',
+  "}",
+].join("\n");
+
+/** `adopt` as a step calls it: its own copies directory and record, then the paths. */
+function adoptCall(step: StepId, paths: string): string {
+  return `adopt ${shellQuote(adoptedCopies(step))} ${shellQuote(manifestFile(step))} ${paths}`;
+}
+
+/** `give_back` as a step calls it on destroy. */
+function giveBackCall(step: StepId): string {
+  return `give_back ${shellQuote(adoptedCopies(step))} ${shellQuote(manifestFile(step))}`;
+}
+
+/**
  * Readiness and preflight, the first step on a worker: waits for cloud-init
  * on a just-booted instance, then checks what every later step relies on,
  * so a wrong host fails here with one clear message instead of halfway.
@@ -55,6 +141,7 @@ const PLACE_FUNCTION = [
 export function readyScript(label: StepLabel, expectedArch: ArchChoice, timeoutSeconds: number): string {
   return script(
     scriptHeader(label),
+    assignments({ expected_arch: expectedArch, ready_timeout: timeoutSeconds }),
     '[[ -d /run/systemd/system ]] || fail "systemd is not the init system here; the containerd unit needs it"',
     "# cloud-init is a Python program: ask it only while it may still be running. Not when it is",
     "# off on this machine, nor once its final stage has written a clean result for this boot.",
@@ -65,14 +152,14 @@ export function readyScript(label: StepLabel, expectedArch: ArchChoice, timeoutS
     "elif command -v cloud-init >/dev/null 2>&1; then",
     "  read -r uptime _ </proc/uptime",
     "  since_boot=$(( ${uptime%.*} - $(awk '{ print $22 }' /proc/1/stat) / $(getconf CLK_TCK) ))",
-    `  left=$(( ${timeoutSeconds} - since_boot ))`,
+    "  left=$(( ready_timeout - since_boot ))",
     '  if (( left > 0 )); then timeout "$left" cloud-init status --wait >/dev/null 2>&1 || true; fi',
     "  # Exits 1 on error and 2 on recoverable errors: read its status line instead.",
     "  state=$(cloud-init status 2>/dev/null | sed -n 's/^status: //p') || true",
     "  case $state in",
     "    done | disabled) ;;",
     `    error) fail "cloud-init finished with errors: $(cloud-init status --long 2>&1 | tail -n 5 | tr '\\n' ' ')" ;;`,
-    `    *) fail "cloud-init has not finished ${timeoutSeconds} s after boot (readyTimeoutSeconds; status: \${state:-unknown}); see cloud-init status --long on the worker" ;;`,
+    '    *) fail "cloud-init has not finished $ready_timeout s after boot (readyTimeoutSeconds; status: ${state:-unknown}); see cloud-init status --long on the worker" ;;',
     "  esac",
     "fi",
     "for tool in curl tar sha256sum install systemctl awk mktemp flock; do",
@@ -83,9 +170,9 @@ export function readyScript(label: StepLabel, expectedArch: ArchChoice, timeoutS
     ...Object.entries(MACHINE_ARCH).map(([machine, arch]) => `  ${machine}) arch=${arch} ;;`),
     `  *) fail "unsupported machine type $machine (supported: ${Object.keys(MACHINE_ARCH).join(", ")})" ;;`,
     "esac",
-    expectedArch === "auto"
-      ? ""
-      : `[[ $arch == ${shellQuote(expectedArch)} ]] || fail "this worker is $machine ($arch) but arch is set to ${expectedArch}"`,
+    'if [[ $expected_arch != auto && $arch != "$expected_arch" ]]; then',
+    '  fail "this worker is $machine ($arch) but arch is set to $expected_arch"',
+    "fi",
     "# The component reads arch= back when arch is auto (see parseReadyReport).",
     'printf \'arch=%s\\nkernel=%s\\n\' "$arch" "$(uname -r)"',
   );
@@ -103,14 +190,14 @@ export const CHECKSUM_PICK: Readonly<Record<ChecksumFormat, string>> = {
 
 function expectedChecksum(artifact: Artifact, pinned: string | undefined): string {
   if (pinned !== undefined) {
-    return `expected=${shellQuote(pinned)}`;
+    return assignments({ expected: pinned });
   }
   const pick = CHECKSUM_PICK[artifact.checksumFormat];
   return [
-    `download ${shellQuote(artifact.checksumUrl)} "$work/checksum"`,
+    'download "$base_url$checksum_path" "$work/checksum" "$shown_base_url$checksum_path"',
     `expected=$(${pick})`,
     "expected=${expected,,}",
-    `[[ $expected =~ ^[0-9a-f]{64}$ ]] || fail "${artifact.checksumUrl} holds no sha256 for $file"`,
+    '[[ $expected =~ ^[0-9a-f]{64}$ ]] || fail "$shown_base_url$checksum_path holds no sha256 for $file"',
   ].join("\n");
 }
 
@@ -150,17 +237,17 @@ function makeStage(artifact: Artifact): string {
  * nothing leaves the stage before the checksum has matched.
  */
 function fetchArtifact(artifact: Artifact): string {
-  const url = shellQuote(artifact.url);
-  if (artifact.packaging.kind === "binary") return `download ${url} "$work/$file"`;
+  if (artifact.packaging.kind === "binary")
+    return 'download "$base_url$url_path" "$work/$file" "$shown_base_url$url_path"';
   return [
     // tar's status is kept and the rest drained, so a corrupt stream still downloads whole and fails on its
     // checksum. curl retries only failures that come before the body (--retry), so the stream is never doubled.
     "set +e",
-    `${CURL} ${url} 2>"$work/curl.log" | tee "$work/$file" |`,
+    `${CURL} --config <(curl_url "$base_url$url_path") 2>"$work/curl.log" | tee "$work/$file" |`,
     '  { tar -xzf - -C "$stage" --no-same-owner 2>"$work/tar.log"; echo $? >"$work/tar.status"; cat >/dev/null; }',
     "curl_status=${PIPESTATUS[0]}",
     "set -e",
-    `(( curl_status == 0 )) || fail "download of ${artifact.url} failed: $(cat "$work/curl.log")"`,
+    '(( curl_status == 0 )) || fail "download of $shown_base_url$url_path failed: $(cat "$work/curl.log")"',
   ].join("\n");
 }
 
@@ -210,33 +297,57 @@ function selfCheck(artifact: Artifact): string {
 }
 
 /**
+ * `curl_url URL` prints a curl config naming URL, for `curl --config`: the URL (which may carry a
+ * credential) stays out of every command line, which any local user can read in /proc.
+ * Validation leaves no quote, backslash or whitespace in it.
+ */
+const CURL_URL_FUNCTION = 'curl_url() { printf \'url = "%s"\\n\' "$1"; }';
+
+/**
  * Downloads one release artifact into a stage beside its install directory,
  * checks its sha256 (pinned, or from the release's own checksum file), runs it
  * once, then renames each file into place and records what it installed; files an older
  * version installed and this one does not ship are removed.
+ *
+ * `artifact` has its URLs relative to the download base URL (see `artifactFor` with base ""). The
+ * base URL may be a secret, so it arrives on standard input, never in this text: its first line is
+ * the base URL, its second the form errors show (see `downloadInput`).
  */
 export function installScript(label: StepLabel, artifact: Artifact, pinnedChecksum?: string): string {
+  if (!artifact.url.startsWith("/")) throw new Error(`installScript: ${artifact.url} is not relative to the base URL`);
   return script(
     scriptHeader(label),
-    `file=${shellQuote(artifact.fileName)}`,
-    `manifest=${shellQuote(manifestFile(INSTALL_STEP[artifact.part]))}`,
+    assignments({
+      part: artifact.part,
+      version: artifact.version,
+      file: artifact.fileName,
+      url_path: artifact.url,
+      ...(pinnedChecksum === undefined ? { checksum_path: artifact.checksumUrl } : {}),
+      manifest: manifestFile(INSTALL_STEP[artifact.part]),
+    }),
+    'IFS= read -r base_url || fail "no download base URL on standard input"',
+    "IFS= read -r shown_base_url || true",
     TEMP_DIR,
     makeStage(artifact),
+    CURL_URL_FUNCTION,
+    "# download URL OUT SHOWN: fetches URL into OUT; an error names it as SHOWN, without credentials.",
     "download() {",
     "  local err",
-    `  if ! err=$(${CURL} -o "$2" "$1" 2>&1); then`,
-    '    fail "download of $1 failed: ${err:-curl exited non-zero}"',
+    `  if ! err=$(${CURL} --config <(curl_url "$1") -o "$2" 2>&1); then`,
+    '    fail "download of $3 failed: ${err:-curl exited non-zero}"',
     "  fi",
     "}",
     PLACE_FUNCTION,
+    ADOPT_FUNCTIONS,
     fetchArtifact(artifact),
     expectedChecksum(artifact, pinnedChecksum),
     "actual=$(sha256sum \"$work/$file\" | awk '{ print $1 }')",
-    `[[ $actual == "$expected" ]] || fail "checksum mismatch for $file from ${artifact.url}: expected sha256 $expected, got $actual"`,
+    '[[ $actual == "$expected" ]] || fail "checksum mismatch for $file from $shown_base_url$url_path: expected sha256 $expected, got $actual"',
     unpack(artifact),
     'chmod 0755 -- "${sources[@]}"',
     selfCheck(artifact),
     "# One rename(2) per file, all in one mv: no copy, and no reader sees half a file.",
+    adoptCall(INSTALL_STEP[artifact.part], '"${targets[@]}"'),
     'mv -f -- "${sources[@]}" "$dir/"',
     "# Record what was installed (sha256sum's format, so drift can be checked),",
     "# and remove what the previous version installed and this one no longer ships.",
@@ -245,7 +356,7 @@ export function installScript(label: StepLabel, artifact: Artifact, pinnedChecks
     '  cut -d" " -f3- "$manifest" | { grep -Fxv -f <(printf \'%s\\n\' "${targets[@]}") || true; } | xargs -r -d "\\n" rm -f --',
     "fi",
     'place "$work/manifest" "$manifest" 0644',
-    `echo "installed ${artifact.part} ${artifact.version} (sha256 $actual): \${targets[*]}"`,
+    'echo "installed $part $version (sha256 $actual): ${targets[*]}"',
   );
 }
 
@@ -258,6 +369,9 @@ export function uninstallScript(label: StepLabel, artifact: Artifact): string {
     '  cut -d" " -f3- "$manifest" | xargs -r -d "\\n" rm -f --',
     '  rm -f -- "$manifest"',
     "fi",
+    ADOPT_FUNCTIONS,
+    "# What it adopted goes back (its record is gone already: nothing else is removed).",
+    giveBackCall(INSTALL_STEP[artifact.part]),
     `echo "removed ${artifact.part}"`,
   );
 }
@@ -304,6 +418,8 @@ function writeStdinTo(path: string, mode: string, options: { removeWhenEmpty?: b
 export function writeFileScript(label: StepLabel, path: string): string {
   return script(
     scriptHeader(label),
+    ADOPT_FUNCTIONS,
+    adoptCall(label.step as StepId, shellQuote(path)),
     writeStdinTo(path, "0644"),
     "sum=$(sha256sum \"$target\" | awk '{ print $1 }')",
     'if (( changed )); then echo "wrote $target (sha256 $sum)"; else echo "unchanged $target (sha256 $sum)"; fi',
@@ -318,6 +434,23 @@ export function removeFileScript(label: StepLabel, ...paths: [string, ...string[
     `rm -f -- ${paths.map(shellQuote).join(" ")}`,
     ...dirs.map((dir) => `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`),
     `echo "removed ${paths.join(", ")}"`,
+  );
+}
+
+/**
+ * Gives back the file a step wrote (config.toml, crictl.yaml) on destroy: the operator's file it adopted
+ * goes back byte for byte; one it wrote over nothing is removed, and its directory if left empty. Only
+ * what the step's record lists is removed, so a rerun after the record is gone touches nothing: the file
+ * put back stays.
+ */
+export function giveBackFileScript(label: StepLabel, step: StepId, path: string): string {
+  const dir = path.slice(0, path.lastIndexOf("/"));
+  return script(
+    scriptHeader(label),
+    ADOPT_FUNCTIONS,
+    giveBackCall(step),
+    dir === "/etc" ? "" : `rmdir --ignore-fail-on-non-empty ${shellQuote(dir)} 2>/dev/null || true`,
+    `echo ${shellQuote(`${path} given back: put back if adopted, else removed`)}`,
   );
 }
 
@@ -345,29 +478,47 @@ export function forgetRun(step: StepId): string {
 }
 
 /**
- * Writes the proxy drop-in sent on standard input, or removes it when the
- * input is empty, and reloads systemd when it changed. The restart step then
- * restarts containerd, which reads its environment only when it starts.
+ * Writes the proxy environment sent on standard input to a root-only file (0600: proxy URLs may
+ * carry credentials) and the drop-in that names it (root-only too: nobody else needs it), or removes
+ * both when the input is empty, and
+ * reloads systemd when either changed. The restart step then restarts containerd, which reads its
+ * environment only when it starts.
  */
 export function proxyDropInScript(label: StepLabel): string {
+  const dropIn = renderProxyDropIn().replace(/\n$/, "").split("\n");
   return script(
     scriptHeader(label),
-    writeStdinTo(PATHS.containerdProxyDropIn, "0644", { removeWhenEmpty: true }),
+    assignments({ drop_in: PATHS.containerdProxyDropIn }),
+    writeStdinTo(PATHS.containerdProxyEnv, "0600", { removeWhenEmpty: true }),
+    "if [[ -s $work/content ]]; then",
+    `  printf '%s\\n' ${dropIn.map(shellQuote).join(" ")} >"$work/drop-in"`,
+    '  if ! { [[ -f $drop_in ]] && cmp -s "$work/drop-in" "$drop_in"; }; then',
+    '    place "$work/drop-in" "$drop_in" 0600',
+    "    changed=1",
+    "  fi",
+    "elif [[ -e $drop_in ]]; then",
+    '  rm -f -- "$drop_in" && rmdir --ignore-fail-on-non-empty "${drop_in%/*}"',
+    "  changed=1",
+    "fi",
     "if (( changed )); then systemctl daemon-reload; fi",
-    'if [[ -s $work/content ]]; then echo "proxy drop-in in place (changed: $changed)"; else echo "no proxy drop-in (changed: $changed)"; fi',
+    'if [[ -s $work/content ]]; then echo "proxy environment in place (changed: $changed)"; else echo "no proxy (changed: $changed)"; fi',
   );
 }
 
-/** Removes the proxy drop-in on destroy (after the unit step has stopped containerd). */
+/** Removes the proxy environment and its drop-in on destroy (after the unit step has stopped containerd). */
 export function removeProxyDropInScript(label: StepLabel): string {
   return script(
     scriptHeader(label),
-    `target=${shellQuote(PATHS.containerdProxyDropIn)}`,
-    "if [[ -e $target ]]; then",
-    `  ${REMOVE_TARGET}`,
-    "  systemctl daemon-reload",
-    "fi",
-    'echo "no proxy drop-in"',
+    assignments({ drop_in: PATHS.containerdProxyDropIn, env_file: PATHS.containerdProxyEnv }),
+    "removed=0",
+    'for target in "$drop_in" "$env_file"; do',
+    "  if [[ -e $target ]]; then",
+    `    ${REMOVE_TARGET}`,
+    "    removed=1",
+    "  fi",
+    "done",
+    "if (( removed )); then systemctl daemon-reload; fi",
+    'echo "no proxy"',
   );
 }
 
@@ -422,8 +573,14 @@ export function registriesScript(label: StepLabel): string {
     'for rel in "${rels[@]}"; do',
     '  targets+=("$dir/$rel")',
     "  wanted[$dir/$rel]=1",
-    '  if [[ -f $dir/$rel ]] && cmp -s "$work/files/$rel" "$dir/$rel"; then continue; fi',
-    '  place "$work/files/$rel" "$dir/$rel" 0644',
+    "  # hosts.toml may carry credentials (headers): root-only. CA certificates are public.",
+    "  mode=0644",
+    "  [[ $rel != */hosts.toml ]] || mode=0600",
+    '  if [[ -f $dir/$rel ]] && cmp -s "$work/files/$rel" "$dir/$rel"; then',
+    '    chmod "$mode" "$dir/$rel"',
+    "    continue",
+    "  fi",
+    '  place "$work/files/$rel" "$dir/$rel" "$mode"',
     "  changed=$((changed + 1))",
     "done",
     "if [[ -f $manifest ]]; then",
@@ -477,6 +634,58 @@ const FAIL_WITH_JOURNAL = [
 ].join("\n");
 
 /**
+ * The unit step's part of adoption. `adopt_unit KEEP RECORD` also keeps whether the operator's containerd
+ * was enabled (`KEEP/.enablement`, written before the copy, so a run killed between the two still knows);
+ * `give_back_unit KEEP RECORD` puts the unit back and, when it was enabled, enables it again (not started:
+ * destroy has stopped containerd, and the other steps are still giving back its binaries and config).
+ *
+ * `restart_if_stale`: on the unit step's first run (no record yet) containerd may be the operator's, started
+ * before the component replaced its binary or config.toml, and the restart step has no first-run command.
+ * containerd is restarted when the binary it runs differs from the one in place, or config.toml changed after
+ * it started: never when both are as it started with.
+ */
+export const UNIT_ADOPT_FUNCTIONS = [
+  "adopt_unit() {",
+  `  if to_adopt "$1" "$2" ${shellQuote(PATHS.containerdUnit)}; then`,
+  '    keep_dir "$1"',
+  '    systemctl is-enabled containerd >"$1/.enablement" 2>/dev/null || true',
+  "  fi",
+  `  adopt "$1" "$2" ${shellQuote(PATHS.containerdUnit)}`,
+  "}",
+  "give_back_unit() {",
+  "  [[ -d $1 ]] || return 0",
+  '  put_back "$1"',
+  "  systemctl daemon-reload",
+  '  if [[ -f $1/.enablement && $(<"$1/.enablement") == enabled ]]; then',
+  '    systemctl enable containerd 2>/dev/null || fail "systemctl enable containerd failed for the unit put back"',
+  '    echo "containerd enabled again, as it was when adopted; it is stopped: systemctl start containerd starts it"',
+  "  fi",
+  '  forget_kept "$1" "$2"',
+  "}",
+  "# stale PID BINARY CONFIG: succeeds, saying why, when PID runs another BINARY or CONFIG changed after it started.",
+  "stale() {",
+  "  local ticks uptime",
+  "  [[ -r /proc/$1/stat ]] || return 1",
+  '  if ! cmp -s "/proc/$1/exe" "$2"; then echo "its binary differs from $2"; return 0; fi',
+  "  ticks=$(sed 's/^.*) //' \"/proc/$1/stat\" | awk '{ print $20 }')",
+  "  read -r uptime _ </proc/uptime",
+  '  if awk -v m="$(date -r "$3" +%s.%N)" -v now="$(date +%s.%N)" -v up="$uptime" -v t="$ticks" -v hz="$(getconf CLK_TCK)" \'BEGIN { exit !(m > now - up + t / hz) }\'; then',
+  '    echo "$3 changed after it started"',
+  "    return 0",
+  "  fi",
+  "  return 1",
+  "}",
+  "restart_if_stale() {",
+  "  local pid why",
+  `  [[ ! -f ${shellQuote(manifestFile("unit"))} ]] || return 0`,
+  "  pid=$(systemctl show -p MainPID --value containerd)",
+  `  why=$(stale "$pid" ${shellQuote(`${PATHS.containerdBinDir}/containerd`)} ${shellQuote(PATHS.containerdConfig)}) || return 0`,
+  '  systemctl restart containerd || fail_not_running "restart"',
+  '  echo "containerd restarted: the one running was started before the component ($why)"',
+  "}",
+].join("\n");
+
+/**
  * Installs the containerd unit from standard input, enables it and makes sure
  * containerd runs; restarts it only when the unit text changed.
  */
@@ -484,6 +693,9 @@ export function unitScript(label: StepLabel): string {
   return script(
     scriptHeader(label),
     FAIL_WITH_JOURNAL,
+    ADOPT_FUNCTIONS,
+    UNIT_ADOPT_FUNCTIONS,
+    `adopt_unit ${shellQuote(adoptedCopies("unit"))} ${shellQuote(manifestFile("unit"))}`,
     writeStdinTo(PATHS.containerdUnit, "0644"),
     "# One manager reload: enable's own, which also loads a new unit text; else one for a new unit text.",
     "# (Enabling without a reload would leave systemd warning that the unit changed on disk.)",
@@ -501,6 +713,7 @@ export function unitScript(label: StepLabel): string {
     '  systemctl start containerd || fail_not_running "start"',
     '  echo "containerd enabled and running"',
     "fi",
+    "restart_if_stale",
     'systemctl is-active --quiet containerd || fail_not_running "start"',
   );
 }
@@ -509,12 +722,16 @@ export function unitScript(label: StepLabel): string {
 export function removeUnitScript(label: StepLabel): string {
   return script(
     scriptHeader(label),
-    `if [[ -f ${PATHS.containerdUnit} ]]; then`,
+    ADOPT_FUNCTIONS,
+    UNIT_ADOPT_FUNCTIONS,
+    "# Only a unit the step's record lists is the component's: a rerun once the operator's is back leaves it.",
+    `if owns ${shellQuote(manifestFile("unit"))} ${shellQuote(PATHS.containerdUnit)}; then`,
     "  systemctl disable --now containerd 2>/dev/null || true",
     `  rm -f -- ${PATHS.containerdUnit}`,
     "  systemctl daemon-reload",
     "  systemctl reset-failed containerd 2>/dev/null || true",
     "fi",
+    `give_back_unit ${shellQuote(adoptedCopies("unit"))} ${shellQuote(manifestFile("unit"))}`,
     'echo "containerd stopped, disabled and its unit removed"',
   );
 }
@@ -650,24 +867,36 @@ export interface RuntimeState {
   configSha256: string;
   /** The config step's generation: a config repaired after drift restarts containerd too. */
   configGeneration: number;
-  /** sha256 of the proxy drop-in, or undefined when there is none. */
-  proxyDropInSha256?: string;
 }
 
+/**
+ * Checks that the other steps have put in place what containerd is restarted for. The proxy
+ * environment it must run with arrives on standard input (it may hold credentials), empty for none.
+ */
 function checkInstalledState(state: RuntimeState): string {
-  const dropIn = PATHS.containerdProxyDropIn;
-  const proxyCheck =
-    state.proxyDropInSha256 === undefined
-      ? `[[ ! -e ${dropIn} ]] || fail "${dropIn} is still there, but no proxy is configured"`
-      : `[[ $(sha256sum ${dropIn} 2>/dev/null | cut -d" " -f1) == ${state.proxyDropInSha256} ]] || fail "${dropIn} is not the rendered one"`;
   return [
-    proxyCheck,
-    `config_generation=$(cat ${generationFile("config")} 2>/dev/null || true)`,
-    `[[ $config_generation == ${state.configGeneration} ]] || fail "the config step has not written generation ${state.configGeneration} yet (found '$config_generation')"`,
-    `actual_config=$(sha256sum ${PATHS.containerdConfig} | awk '{ print $1 }')`,
-    `[[ $actual_config == ${shellQuote(state.configSha256)} ]] || fail "${PATHS.containerdConfig} is not the rendered one (sha256 $actual_config, expected ${state.configSha256})"`,
-    `installed=$(${PATHS.containerdBinDir}/containerd --version 2>&1) || fail "containerd does not run: $installed"`,
-    `[[ $installed == *${shellQuote(state.containerdVersion)}* ]] || fail "installed containerd is '$installed', expected ${state.containerdVersion}"`,
+    assignments({
+      config_file: PATHS.containerdConfig,
+      config_sha256: state.configSha256,
+      config_generation_file: generationFile("config"),
+      expected_generation: state.configGeneration,
+      containerd_version: state.containerdVersion,
+      containerd_build: state.containerdBuild,
+      containerd_binary: `${PATHS.containerdBinDir}/containerd`,
+      proxy_env: PATHS.containerdProxyEnv,
+    }),
+    'proxy_wanted=$(mktemp) && trap \'rm -f "$proxy_wanted"\' EXIT && cat >"$proxy_wanted"',
+    "if [[ -s $proxy_wanted ]]; then",
+    '  cmp -s "$proxy_wanted" "$proxy_env" || fail "$proxy_env is not the rendered proxy environment"',
+    "else",
+    '  [[ ! -e $proxy_env ]] || fail "$proxy_env is still there, but no proxy is configured"',
+    "fi",
+    'config_generation=$(cat "$config_generation_file" 2>/dev/null || true)',
+    '[[ $config_generation == "$expected_generation" ]] || fail "the config step has not written generation $expected_generation yet (found \'$config_generation\')"',
+    "actual_config=$(sha256sum \"$config_file\" | awk '{ print $1 }')",
+    '[[ $actual_config == "$config_sha256" ]] || fail "$config_file is not the rendered one (sha256 $actual_config, expected $config_sha256)"',
+    'installed=$("$containerd_binary" --version 2>&1) || fail "containerd does not run: $installed"',
+    '[[ $installed == *"$containerd_version"* ]] || fail "installed containerd is \'$installed\', expected $containerd_version"',
   ].join("\n");
 }
 
@@ -676,6 +905,7 @@ function checkInstalledState(state: RuntimeState): string {
  * as the restart step's `update`, when the config or the containerd version
  * changed: on a first install the unit step has just started containerd with
  * both. Containers survive: the unit's KillMode=process leaves the shims alone.
+ * Its standard input is the proxy environment (see checkInstalledState), so a new proxy restarts too.
  */
 export function restartScript(label: StepLabel, state: RuntimeState): string {
   const config = shellQuote(PATHS.containerdConfig);
@@ -704,7 +934,7 @@ export function restartScript(label: StepLabel, state: RuntimeState): string {
     "  fi",
     '  fail_not_running "restart"',
     "fi",
-    `echo "containerd restarted (${state.containerdBuild} build ${state.containerdVersion})"`,
+    'echo "containerd restarted ($containerd_build build $containerd_version)"',
   );
 }
 
@@ -714,28 +944,32 @@ export interface VerifyExpectations {
   systemdCgroup: boolean;
   /** Lines of `containerd config dump` (whitespace folded) that must be present, one set per rendered key. */
   configDump: ConfigExpectation[];
-  /** Digest of every other step's scripts and files; recorded on the worker once verified. */
-  planSha256: string;
-  /** `NAME=value` pairs that must be in containerd's environment (its proxy). */
-  environment: string[];
 }
 
 /**
  * Asks the runtime itself, through CRI on its socket (`crictl version`, `crictl info`),
  * what it is, and checks `containerd config dump` for every rendered key.
  * Prints `crictl version`'s answer plus the cgroup driver and CNI status it saw.
+ *
+ * Its standard input is the digest of every other step's scripts and input (see `planDigest`),
+ * recorded on the worker once verified: it changes with any other step, so verify runs again, and
+ * it is a digest of secrets too, so it never stands in this text.
  */
 export function verifyScript(label: StepLabel, expect: VerifyExpectations): string {
   const expectedDriver = expect.systemdCgroup ? "systemd" : "cgroupfs";
-  const dumpChecks = expect.configDump.map(({ key, headers, lines }) => {
-    const alternatives = lines.map((line) => `-e ${shellQuote(line)}`).join(" ");
-    const within = headers.length === 0 ? "''" : headers.map(shellQuote).join(" ");
-    return `grep -Fxq ${alternatives} <<<"$(section ${within})" || fail ${shellQuote(`containerd config dump does not show ${key} as rendered (expected: ${lines.join(" or ")})`)}`;
-  });
+  // Each rendered key as values (its name, the tables it may stand in, the lines that show it), checked by check_dump.
+  const dumpChecks = expect.configDump.map(({ key, headers, lines }, index) =>
+    [
+      assignments({ [`key_${index}`]: key, [`headers_${index}`]: headers, [`lines_${index}`]: lines }),
+      `check_dump "$key_${index}" "\${#headers_${index}[@]}" "\${headers_${index}[@]}" "\${lines_${index}[@]}"`,
+    ].join("\n"),
+  );
   return script(
     scriptHeader(label),
     PLACE_FUNCTION,
     `crictl=${PATHS.crictlBinDir}/crictl`,
+    assignments({ expected_version: expect.containerdVersion, proxy_env: PATHS.containerdProxyEnv }),
+    'IFS= read -r plan_sha256 || fail "no plan digest on standard input"',
     'systemctl is-enabled --quiet containerd || fail "containerd is not enabled"',
     'systemctl is-active --quiet containerd || fail "containerd is not active"',
     TEMP_DIR,
@@ -752,21 +986,19 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     "name=$(field RuntimeName) runtime_version=$(field RuntimeVersion) api=$(field RuntimeApiVersion)",
     "[[ $name == containerd ]] || fail \"the CRI runtime is '$name', expected containerd\"",
     "[[ $api == v1 ]] || fail \"the CRI API is '$api', expected v1\"",
-    `expected_version=${shellQuote(expect.containerdVersion)}`,
     "case ${runtime_version#v} in",
     '  "$expected_version" | "$expected_version"[+~-]*) ;;',
     '  *) fail "CRI reports containerd $runtime_version, expected $expected_version" ;;',
     "esac",
     'info=$("$crictl" info 2>&1) || fail "crictl info failed: $info"',
-    ...(expect.environment.length === 0
-      ? []
-      : [
-          "environment=$(systemctl show -p Environment --value containerd)",
-          ...expect.environment.map(
-            (pair) =>
-              `[[ " $environment " == *${shellQuote(` ${pair} `)}* ]] || fail ${shellQuote(`containerd's environment lacks ${pair}`)}`,
-          ),
-        ]),
+    "# The proxy environment (a root-only file: it may hold credentials) is containerd's own. Names only in errors.",
+    "if [[ -f $proxy_env ]]; then",
+    "  pid=$(systemctl show -p MainPID --value containerd)",
+    "  environ=$(tr '\\0' '\\n' <\"/proc/$pid/environ\")",
+    "  while IFS= read -r pair; do",
+    '    [[ -z $pair ]] || grep -Fxq -- "$pair" <<<"$environ" || fail "containerd\'s environment lacks ${pair%%=*} from $proxy_env"',
+    '  done <"$proxy_env"',
+    "fi",
     // The driver runc gets from containerd, as CRI reports it: SystemdCgroup in the runc options.
     'if grep -Eq \'"SystemdCgroup": *true\' <<<"$info"; then driver=systemd; else driver=cgroupfs; fi',
     `[[ $driver == ${expectedDriver} ]] || fail "crictl info shows the $driver cgroup driver, expected ${expectedDriver}"`,
@@ -777,10 +1009,19 @@ export function verifyScript(label: StepLabel, expect: VerifyExpectations): stri
     `  awk -v headers="$(printf '%s\\n' "$@")" 'BEGIN { n = split(headers, h, "\\n"); on = (n == 0) }`,
     '    /^\\[/ { on = 0; for (i = 1; i <= n; i++) if ($0 == h[i]) on = 1; next } on\' <<<"$dump"',
     "}",
+    "# check_dump KEY N HEADER... LINE...: the dump shows one of the LINEs in one of the N HEADERs' tables.",
+    "check_dump() {",
+    "  local key=$1 n=$2 line patterns=()",
+    "  shift 2",
+    '  local headers=("${@:1:n}") lines=("${@:n+1}")',
+    '  for line in "${lines[@]}"; do patterns+=(-e "$line"); done',
+    '  grep -Fxq "${patterns[@]}" <<<"$(section "${headers[@]}")" ||',
+    "    fail \"containerd config dump does not show $key as rendered (expected: $(printf '%s or ' \"${lines[@]}\" | sed 's/ or $//'))\"",
+    "}",
     ...dumpChecks,
     'cni=$(sed -n \'s/^ *"lastCNILoadStatus": *"\\(.*\\)",\\{0,1\\}$/\\1/p\' <<<"$info" | head -n 1)',
     `mkdir -p ${PATHS.manifestDir}`,
-    `echo ${shellQuote(expect.planSha256)} >${VERIFIED_PLAN_FILE}`,
+    `printf '%s\\n' "$plan_sha256" >${VERIFIED_PLAN_FILE}`,
     "# The config this containerd runs with, proven: what restart puts back if a new one will not start.",
     `place ${shellQuote(PATHS.containerdConfig)} ${shellQuote(VERIFIED_CONFIG_FILE)} 0644`,
     'printf \'%s\\nCgroupDriver:  %s\\nLastCNILoadStatus:  %s\\n\' "$version" "$driver" "${cni:-unknown}"',

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * Quoting and the shape every remote script shares.
  *
@@ -43,34 +45,73 @@ export function script(...parts: string[]): string {
   return `${parts.filter((part) => part.length > 0).join("\n")}\n`;
 }
 
-/** Ends the quoted here-document that carries a root script; no script line may equal it. */
-export const SCRIPT_DELIMITER = "CONTAINERD_WORKER_ROOT_SCRIPT";
+/**
+ * Characters no value may carry into a script: the C0 controls (newline, CR, NUL, ...), DEL, and
+ * the Unicode line and paragraph separators. Inputs are refused with them before any script is
+ * rendered (see checkNoControlCharacters in options.ts); rendering refuses them again.
+ */
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f\u2028\u2029]/;
+
+/**
+ * The one way a value enters a script: `name='value'` assignments at its top (a list becomes a bash
+ * array, `name=('a' 'b')`), used as `"$name"` after, never spliced into double-quoted or unquoted text.
+ */
+export function assignments(values: Readonly<Record<string, string | number | readonly string[]>>): string {
+  const quoted = (name: string, value: string | number): string => {
+    const text = String(value);
+    if (CONTROL_CHARACTERS.test(text)) throw new Error(`the value of ${name} holds a control character`);
+    return shellQuote(text);
+  };
+  return Object.entries(values)
+    .map(([name, value]) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a shell variable name: ${name}`);
+      if (typeof value === "string" || typeof value === "number") return `${name}=${quoted(name, value)}`;
+      return `${name}=(${value.map((item) => quoted(name, item)).join(" ")})`;
+    })
+    .join("\n");
+}
+
+/** Prefix of the word that ends the quoted here-document carrying a root script. */
+export const SCRIPT_DELIMITER_PREFIX = "CONTAINERD_WORKER_SCRIPT_";
+
+/**
+ * The here-document delimiter of a root script: its prefix and a digest of the script itself, so
+ * no script can hold the line that ends it (that would need a text that contains its own digest).
+ */
+export function scriptDelimiter(rootScript: string): string {
+  return `${SCRIPT_DELIMITER_PREFIX}${createHash("sha256").update(rootScript).digest("hex").slice(0, 20)}`;
+}
 
 /**
  * The command string `remote.Command` sends: runs `rootScript` with bash as root,
- * directly when the SSH user is root and through `sudo -n` otherwise. Standard
- * input passes through to the script (file contents travel that way). The
- * script rides in a quoted here-document, so it reads in a diff exactly as written.
+ * directly when the SSH user is root and through one `sudo -n` otherwise. Standard
+ * input passes through to the script (file contents and secrets travel that way). The
+ * script rides in a quoted here-document, so it reads in a diff exactly as written;
+ * its delimiter is derived from its text (see scriptDelimiter), and bash 5.2 also ends
+ * such a here-document at a line that only starts with the delimiter, so no line may.
  * The wrapper is POSIX sh because it runs in the SSH user's login shell.
  */
 export function rootCommand(label: StepLabel, rootScript: string): string {
-  if (rootScript.split("\n").includes(SCRIPT_DELIMITER)) {
-    throw new Error(`a script line equals the here-document delimiter ${SCRIPT_DELIMITER}`);
+  const delimiter = scriptDelimiter(rootScript);
+  if (rootScript.includes(delimiter)) {
+    throw new Error(`a script holds its own here-document delimiter ${delimiter}`);
   }
   const sudoMissing =
-    "%s user %s cannot run sudo without a password (sudo -n true failed). " +
+    "%s user %s cannot run sudo without a password (sudo -n failed). " +
     "Give it passwordless sudo, as EC2's default users have, or connect as root.\\n";
   return script(
     "set -eu",
-    `root_script=$(cat <<'${SCRIPT_DELIMITER}'`,
+    `root_script=$(cat <<'${delimiter}'`,
     rootScript.replace(/\n$/, ""),
-    SCRIPT_DELIMITER,
+    delimiter,
     ")",
     'if [ "$(id -u)" -eq 0 ]; then exec bash -c "$root_script" containerd-worker; fi',
-    "if ! sudo -n true 2>/dev/null; then",
+    "# One sudo per step; only when the step failed is sudo asked again, to tell a password prompt apart.",
+    "status=0",
+    'sudo -n bash -c "$root_script" containerd-worker || status=$?',
+    'if [ "$status" -ne 0 ] && ! sudo -n true 2>/dev/null; then',
     `  printf ${shellQuote(sudoMissing)} ${shellQuote(failurePrefix(label))} "$(id -un)" >&2`,
-    "  exit 1",
     "fi",
-    'exec sudo -n bash -c "$root_script" containerd-worker',
+    'exit "$status"',
   );
 }

@@ -4,8 +4,18 @@
  */
 import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "./catalog";
 import type { ContainerdSettings } from "./containerdSettings";
-import { InvalidInputError, resolveRegistries, WorkerOptionsInput } from "./options";
+import { DEFAULT_DRIFT_READ_CONCURRENCY, MAX_DRIFT_READ_CONCURRENCY } from "./driftReads";
+import { parseHostKey } from "./hostKey";
+import {
+  InvalidInputError,
+  resolveSecretCapable,
+  SECRET_CAPABLE_INPUTS,
+  SecretCapableInput,
+  WorkerOptionsInput,
+} from "./options";
 import { RegistryHostsInput } from "./registryHosts";
+import { CONTROL_CHARACTERS } from "./shell";
+import { hostPort } from "./workerAddresses";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
 export interface ExistingHost {
@@ -24,6 +34,10 @@ export interface Ec2Workers {
   sshCidr: string;
   sshPublicKey: string;
   subnetId?: string;
+  /** Instance metadata only with a session token (IMDSv2): `httpTokens: "required"`. */
+  requireImdsv2: boolean;
+  /** An encrypted root volume (the account's default EBS key unless it sets another). */
+  encryptRootVolume: boolean;
 }
 
 /** A bastion (SSH jump host) given as `[user@]address[:port]`. */
@@ -50,8 +64,17 @@ export interface StackConfig {
   bastion?: Bastion;
   /** Read each worker on preview and up to report and repair host drift. */
   detectHostDrift: boolean;
+  /** How many of those reads run at once, across the program. */
+  driftReadConcurrency: number;
   rollout: Rollout;
+  /** Plain values, checked; those named in `secretInputs` were set with `--secret`. */
   options: WorkerOptionsInput;
+  /** The secret-capable options the stack set as secrets: the program passes them on as secrets. */
+  secretInputs: Set<SecretCapableInput>;
+  /** Pinned SSH host keys by worker name (`connection.hostKey`); a worker without one accepts any key. */
+  hostKeys: Record<string, string>;
+  /** The bastion's pinned host key (`proxy.hostKey`). */
+  bastionHostKey?: string;
 }
 
 /** The subset of `pulumi.Config` this module reads (so tests can hand it plain values). */
@@ -60,7 +83,16 @@ export interface ConfigSource {
   getNumber(key: string): number | undefined;
   getBoolean(key: string): boolean | undefined;
   getObject<T>(key: string): T | undefined;
+  /** Whether the stack set `key` with `pulumi config set --secret`. Default: no key is. */
+  isSecret?(key: string): boolean;
 }
+
+/** The config keys behind each secret-capable option. */
+const SECRET_CAPABLE_KEYS: Record<SecretCapableInput, string[]> = {
+  downloadBaseUrl: ["downloadBaseUrl"],
+  httpProxy: ["httpProxy", "httpsProxy", "noProxy"],
+  registries: ["registries"],
+};
 
 const ADDRESS = "(?:([a-z_][a-z0-9_.-]*)@)?([^@:\\s]+|\\[[0-9a-fA-F:]+\\])(?::(\\d+))?";
 const HOST_SPEC = new RegExp(`^([A-Za-z0-9][A-Za-z0-9-]*)=${ADDRESS}$`);
@@ -119,11 +151,62 @@ function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Re
   return values;
 }
 
-/** `registries` (a JSON object), checked here so a mistake fails as configuration, not per worker. */
-function readRegistries(config: ConfigSource): Record<string, RegistryHostsInput> | undefined {
-  const registries = config.getObject<Record<string, RegistryHostsInput>>("registries");
-  resolveRegistries(registries);
-  return registries;
+/**
+ * A host key pin from config: one public key line (`ssh-ed25519 AAAA... [comment]`), checked the way
+ * pulumi-command will read it, so a wrong value fails the preview by its key and not the first step.
+ */
+function checkHostKey(input: string, value: unknown): string {
+  if (typeof value !== "string") {
+    throw new InvalidInputError(input, `expected a public host key line such as "ssh-ed25519 AAAA... root@worker"`);
+  }
+  if (CONTROL_CHARACTERS.test(value)) {
+    throw new InvalidInputError(input, "holds a control character (a newline?); give one key line");
+  }
+  try {
+    parseHostKey(value);
+  } catch (error) {
+    throw new InvalidInputError(input, (error as Error).message);
+  }
+  return value;
+}
+
+/** `hostKeys`: an object of worker name to host key line, naming only workers the stack has. */
+function readHostKeys(config: ConfigSource, workerNames: string[]): Record<string, string> {
+  const value = config.getObject<unknown>("hostKeys") ?? {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidInputError(
+      "hostKeys",
+      'expected an object of worker name to host key, e.g. {"worker-0": "ssh-ed25519 AAAA..."}',
+    );
+  }
+  const hostKeys: Record<string, string> = {};
+  for (const [name, key] of Object.entries(value)) {
+    if (!workerNames.includes(name)) {
+      throw new InvalidInputError(
+        `hostKeys.${name}`,
+        `no worker is named ${name}; the workers are ${workerNames.join(", ")}`,
+      );
+    }
+    hostKeys[name] = checkHostKey(`hostKeys.${name}`, key);
+  }
+  return hostKeys;
+}
+
+/** The pins, once the workers' names are known. */
+function withHostKeys<T extends Omit<StackConfig, "hostKeys" | "bastionHostKey">>(
+  config: ConfigSource,
+  stack: T,
+  workerNames: string[],
+): T & Pick<StackConfig, "hostKeys" | "bastionHostKey"> {
+  const bastionHostKey = config.get("bastionHostKey");
+  if (bastionHostKey !== undefined && stack.bastion === undefined) {
+    throw new InvalidInputError("bastionHostKey", "is set but bastion is not");
+  }
+  return {
+    ...stack,
+    hostKeys: readHostKeys(config, workerNames),
+    bastionHostKey: bastionHostKey === undefined ? undefined : checkHostKey("bastionHostKey", bastionHostKey),
+  };
 }
 
 export function readStackConfig(config: ConfigSource): StackConfig {
@@ -149,10 +232,15 @@ export function readStackConfig(config: ConfigSource): StackConfig {
     purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
     staticBuild: config.getBoolean("staticBuild"),
     readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
-    registries: readRegistries(config),
+    registries: config.getObject<Record<string, RegistryHostsInput>>("registries"),
     // A JSON object; resolveOptions checks it against the chosen containerd version.
     containerdSettings: config.getObject<ContainerdSettings>("containerdSettings"),
   };
+  const secretInputs = new Set(
+    SECRET_CAPABLE_INPUTS.filter((input) => SECRET_CAPABLE_KEYS[input].some((key) => config.isSecret?.(key) ?? false)),
+  );
+  // Checked here so a mistake fails as configuration, not per worker; an error repeats no secret.
+  resolveSecretCapable(options, secretInputs);
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const bastionSpec = config.get("bastion");
   const bastion = bastionSpec === undefined ? undefined : parseBastion(bastionSpec);
@@ -161,7 +249,26 @@ export function readStackConfig(config: ConfigSource): StackConfig {
   if (!(ROLLOUTS as readonly string[]).includes(rollout)) {
     throw new InvalidInputError("rollout", `${JSON.stringify(rollout)} is not one of ${ROLLOUTS.join(", ")}`);
   }
-  const common = { sshUser, bastion, detectHostDrift, rollout: rollout as Rollout, options };
+  const driftReadConcurrency = config.getNumber("driftReadConcurrency") ?? DEFAULT_DRIFT_READ_CONCURRENCY;
+  if (
+    !Number.isInteger(driftReadConcurrency) ||
+    driftReadConcurrency < 1 ||
+    driftReadConcurrency > MAX_DRIFT_READ_CONCURRENCY
+  ) {
+    throw new InvalidInputError(
+      "driftReadConcurrency",
+      `${driftReadConcurrency} is not a whole number from 1 to ${MAX_DRIFT_READ_CONCURRENCY}`,
+    );
+  }
+  const common = {
+    sshUser,
+    bastion,
+    detectHostDrift,
+    driftReadConcurrency,
+    rollout: rollout as Rollout,
+    options,
+    secretInputs,
+  };
 
   const specs = config.getObject<unknown>("hosts") ?? [];
   if (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string")) {
@@ -174,7 +281,24 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       if (names.has(host.name)) throw new InvalidInputError("hosts", `the name ${host.name} is used twice`);
       names.add(host.name);
     }
-    return { workers: { kind: "hosts", hosts }, ...common };
+    // One machine under two names would get two components installing and repairing the same files.
+    const addresses = new Map<string, string>();
+    for (const host of hosts) {
+      const address = hostPort({ host: host.address, port: host.port });
+      const other = addresses.get(address);
+      if (other !== undefined) {
+        throw new InvalidInputError(
+          "hosts",
+          `${other} and ${host.name} are the same machine, ${address}; list it once`,
+        );
+      }
+      addresses.set(address, host.name);
+    }
+    return withHostKeys(
+      config,
+      { workers: { kind: "hosts", hosts }, ...common },
+      hosts.map((host) => host.name),
+    );
   }
 
   const count = config.getNumber("workerCount") ?? 2;
@@ -189,7 +313,7 @@ export function readStackConfig(config: ConfigSource): StackConfig {
       "required to create EC2 workers (or set hosts to use machines you already have)",
     );
   }
-  return {
+  const ec2Stack: Omit<StackConfig, "hostKeys" | "bastionHostKey"> = {
     workers: {
       kind: "ec2",
       ec2: {
@@ -199,10 +323,22 @@ export function readStackConfig(config: ConfigSource): StackConfig {
         sshCidr: checkCidr(sshCidr),
         sshPublicKey,
         subnetId: config.get("subnetId"),
+        requireImdsv2: config.getBoolean("requireImdsv2") ?? true,
+        encryptRootVolume: config.getBoolean("encryptRootVolume") ?? true,
       },
     },
     ...common,
   };
+  return withHostKeys(
+    config,
+    ec2Stack,
+    Array.from({ length: count }, (_, index) => ec2WorkerName(index)),
+  );
+}
+
+/** The name of EC2 worker `index`: its component, and its key in `hostKeys`. */
+export function ec2WorkerName(index: number): string {
+  return `worker-${index}`;
 }
 
 /**

@@ -6,13 +6,14 @@
 import { createHash } from "node:crypto";
 import { Arch, artifactFor, Part, PATHS, VERIFIED_CONFIG_FILE, VERIFIED_PLAN_FILE } from "./catalog";
 import { renderContainerdConfig, RenderedConfig } from "./containerdConfig";
-import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "./containerdUnit";
+import { renderContainerdUnit, renderProxyEnvironment } from "./containerdUnit";
 import { renderCrictlConfig } from "./crictlConfig";
-import { WorkerOptions } from "./options";
+import { urlForDisplay, WorkerOptions } from "./options";
 import { registryStream, renderRegistryFiles } from "./registryHosts";
 import { DriftingStep, DRIFTING_STEPS, INSTALL_STEP, StepId } from "./steps";
 import {
   forgetRun,
+  giveBackFileScript,
   installScript,
   proxyDropInScript,
   removeProxyDropInScript,
@@ -103,7 +104,10 @@ export function planWorker(
     settings: options.containerdSettings,
   });
   const unit = renderContainerdUnit();
-  const proxyDropIn = renderProxyDropIn(options.httpProxy);
+  const proxyEnvironment = renderProxyEnvironment(options.httpProxy);
+  // The download base URL may be a secret: the install steps read it (and the form their errors
+  // show) from standard input, so it is in no script.
+  const downloadInput = `${options.downloadBaseUrl}\n${urlForDisplay(options.downloadBaseUrl)}\n`;
   const crictlConfig = renderCrictlConfig();
   const registries = registryStream(renderRegistryFiles(options.registries));
   const runtimeState = {
@@ -111,18 +115,19 @@ export function planWorker(
     containerdBuild: options.staticBuild ? ("static" as const) : ("dynamic" as const),
     configSha256: sha256(config.text),
     configGeneration: generations.config ?? 0,
-    proxyDropInSha256: proxyDropIn === "" ? undefined : sha256(proxyDropIn),
   };
 
   const installs: Step[] = (Object.keys(INSTALL_STEP) as Part[]).map((part) => {
     const id = INSTALL_STEP[part];
-    const artifact = artifactFor(part, options.versions[part], arch, options.downloadBaseUrl, {
+    // URLs relative to the base, which the step reads from standard input.
+    const artifact = artifactFor(part, options.versions[part], arch, "", {
       staticBuild: options.staticBuild,
     });
     return {
       id,
       create: command(id, installScript(label(id), artifact, options.checksums[part])),
       delete: command(id, uninstallScript(label(id), artifact), "delete"),
+      stdin: downloadInput,
       dependsOn: ["ready"],
     };
   });
@@ -137,7 +142,7 @@ export function planWorker(
     {
       id: "config",
       create: command("config", writeFileScript(label("config"), PATHS.containerdConfig)),
-      delete: command("config", removeFileScript(label("config"), PATHS.containerdConfig), "delete"),
+      delete: command("config", giveBackFileScript(label("config"), "config", PATHS.containerdConfig), "delete"),
       stdin: config.text,
       dependsOn: ["ready"],
     },
@@ -145,7 +150,7 @@ export function planWorker(
       id: "proxy",
       create: command("proxy", proxyDropInScript(label("proxy"))),
       delete: command("proxy", removeProxyDropInScript(label("proxy"))),
-      stdin: proxyDropIn,
+      stdin: proxyEnvironment,
       dependsOn: ["ready"],
     },
     {
@@ -158,7 +163,11 @@ export function planWorker(
     {
       id: "crictl-yaml",
       create: command("crictl-yaml", writeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
-      delete: command("crictl-yaml", removeFileScript(label("crictl-yaml"), PATHS.crictlConfig), "delete"),
+      delete: command(
+        "crictl-yaml",
+        giveBackFileScript(label("crictl-yaml"), "crictl-yaml", PATHS.crictlConfig),
+        "delete",
+      ),
       stdin: crictlConfig,
       dependsOn: ["ready"],
     },
@@ -173,6 +182,8 @@ export function planWorker(
       id: "restart",
       // No create: a first install needs no restart, so nothing connects for it.
       update: command("restart", restartScript(label("restart"), runtimeState)),
+      // The proxy environment containerd must run with: a new one restarts it.
+      stdin: proxyEnvironment,
       dependsOn: ["unit", "containerd", "config", "proxy"],
     },
   ];
@@ -193,10 +204,9 @@ export function planWorker(
         containerdVersion: options.versions.containerd,
         systemdCgroup: options.systemdCgroup,
         configDump: config.dumpExpectations,
-        planSha256,
-        environment: proxyEnvironment(options.httpProxy),
       }),
     ),
+    stdin: `${planSha256}\n`,
     delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE, VERIFIED_CONFIG_FILE)),
     dependsOn: ["restart", "crictl", "crictl-yaml", "registries"],
   };

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { renderContainerdConfig } from "../components/containerdConfig";
 import { CONTAINERD_SCHEMAS, childSchema, SchemaNode } from "../components/containerdSchema";
 import { ContainerdSettings, resolveContainerdSettings } from "../components/containerdSettings";
-import { InvalidInputError } from "../components/errors";
+import { expectInvalidInput } from "./invalidInput";
 
 type Table = Record<string, unknown>;
 function at(doc: unknown, path: string[]): unknown {
@@ -399,14 +399,11 @@ describe("resolveContainerdSettings rejects, naming the input and what is allowe
     ],
   ];
   it.each(cases)("containerd %s: %s", (version, input, settings, message) => {
-    try {
-      resolveContainerdSettings(settings, { containerdVersion: version, ...BASE });
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidInputError);
-      expect((error as InvalidInputError).input).toBe(input);
-      expect((error as Error).message).toMatch(message);
-    }
+    expectInvalidInput(
+      () => resolveContainerdSettings(settings, { containerdVersion: version, ...BASE }),
+      input,
+      message,
+    );
   });
 
   it("accepts a proxy snapshotter declared in extraConfig", () => {

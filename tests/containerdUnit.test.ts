@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { proxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "../components/containerdUnit";
+import { renderProxyEnvironment, renderContainerdUnit, renderProxyDropIn } from "../components/containerdUnit";
+import { PATHS } from "../components/catalog";
 
 /** Reads a unit file the way systemd does: sections of Key=value lines. */
 function parseUnit(text: string): Record<string, Record<string, string[]>> {
@@ -46,29 +47,28 @@ describe("renderContainerdUnit", () => {
   });
 });
 
-describe("renderProxyDropIn", () => {
+describe("renderProxyEnvironment", () => {
   it("is empty without a proxy", () => {
-    expect(renderProxyDropIn(undefined)).toBe("");
-    expect(renderProxyDropIn({ noProxy: [] })).toBe("");
+    expect(renderProxyEnvironment(undefined)).toBe("");
+    expect(renderProxyEnvironment({ noProxy: [] })).toBe("");
   });
 
-  it("gives containerd HTTP_PROXY, HTTPS_PROXY and NO_PROXY, quoted, with % doubled", () => {
+  it("gives containerd HTTP_PROXY, HTTPS_PROXY and NO_PROXY as an environment file, values as given", () => {
     const proxy = {
       http: "http://u:p%40ss@proxy:3128",
       https: "http://proxy:3128",
       noProxy: ["localhost", "10.0.0.0/8", ".svc"],
     };
-    const dropIn = parseUnit(renderProxyDropIn(proxy));
-    expect(Object.keys(dropIn)).toEqual(["Service"]);
-    expect(dropIn.Service?.Environment).toEqual([
-      '"HTTP_PROXY=http://u:p%%40ss@proxy:3128"',
-      '"HTTPS_PROXY=http://proxy:3128"',
-      '"NO_PROXY=localhost,10.0.0.0/8,.svc"',
-    ]);
-    expect(proxyEnvironment(proxy)).toEqual([
-      "HTTP_PROXY=http://u:p%40ss@proxy:3128",
-      "HTTPS_PROXY=http://proxy:3128",
-      "NO_PROXY=localhost,10.0.0.0/8,.svc",
-    ]);
+    // systemd reads an environment file without unit specifiers: % stays as it is.
+    expect(renderProxyEnvironment(proxy)).toBe(
+      "HTTP_PROXY=http://u:p%40ss@proxy:3128\nHTTPS_PROXY=http://proxy:3128\nNO_PROXY=localhost,10.0.0.0/8,.svc\n",
+    );
+  });
+});
+
+describe("renderProxyDropIn", () => {
+  it("only names the root-only environment file, so it holds no proxy URL", () => {
+    const dropIn = parseUnit(renderProxyDropIn());
+    expect(dropIn).toEqual({ Service: { EnvironmentFile: [PATHS.containerdProxyEnv] } });
   });
 });

@@ -49,7 +49,12 @@ async function waitFor(condition: () => boolean): Promise<void> {
 }
 
 async function build(name: string, args: Omit<ContainerdWorkerArgs, "connection"> = {}): Promise<ContainerdWorker> {
-  const worker = new ContainerdWorker(name, { connection: connection(), detectHostDrift: false, ...args });
+  // One machine per component: each worker its own (documentation) host name.
+  const worker = new ContainerdWorker(name, {
+    connection: connection(`${name}.example`),
+    detectHostDrift: false,
+    ...args,
+  });
   await valueOf(worker.runtimeVersion);
   await settle();
   return worker;
@@ -186,7 +191,7 @@ describe("ContainerdWorker resource graph", () => {
     expect(verify).toContain(
       shellQuote("[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc-debug.options]"),
     );
-    expect(verify).toContain('does not show plugins."io.containerd.cri.v1.images".snapshotter as rendered');
+    expect(verify).toContain(shellQuote('plugins."io.containerd.cri.v1.images".snapshotter'));
   });
 });
 
@@ -204,13 +209,13 @@ describe('arch "auto"', () => {
     expect(create("crictl")).toContain(`crictl-v1.36.0-linux-${arch}.tar.gz`);
     // The ready step asks; it expects nothing.
     expect(create("ready")).toContain("uname -m");
-    expect(create("ready")).not.toContain("but arch is set to");
+    expect(create("ready")).toContain("expected_arch='auto'");
   });
 
   it("a fixed arch is checked by the ready step and reported as given", async () => {
     const worker = await build("fixed-arm", { arch: "arm64" });
     expect(await valueOf(worker.arch)).toBe("arm64");
-    expect(String(run.byName("fixed-arm-ready").inputs.create)).toContain("but arch is set to arm64");
+    expect(String(run.byName("fixed-arm-ready").inputs.create)).toContain("expected_arch='arm64'");
   });
 });
 
@@ -374,7 +379,7 @@ describe("bad input fails at construction, naming the input and what is allowed"
     ["sandboxImage without tag", { sandboxImage: "registry.k8s.io/pause" }, /invalid sandboxImage/],
     ["downloadBaseUrl", { downloadBaseUrl: "ftp://mirror" }, /invalid downloadBaseUrl: .*http\(s\) URL/],
     ["checksums.crictl", { checksums: { crictl: "abc" } }, /invalid checksums\.crictl: .*64 hex characters/],
-    ["httpProxy.https", { httpProxy: { https: "proxy:3128" } }, /invalid httpProxy\.https: .*proxy URL/],
+    ["httpProxy.https", { httpProxy: { https: "proxy:3128" } }, /invalid httpProxy\.https: .*http\(s\) URL/],
     ["httpProxy.noProxy", { httpProxy: { http: "http://p:3128", noProxy: ["a b"] } }, /invalid httpProxy\.noProxy/],
     ["purgeStateOnDestroy", { purgeStateOnDestroy: "yes" }, /invalid purgeStateOnDestroy: "yes" is not a boolean/],
     [
@@ -485,5 +490,58 @@ describe("bad input fails at construction, naming the input and what is allowed"
     expect(() => new ContainerdWorker("worker-7", { connection: connection(), arch: "x86" })).toThrow(
       /^ContainerdWorker worker-7: invalid arch/,
     );
+  });
+});
+
+describe("one machine, one component", () => {
+  it("refuses a second component for the same host and port, naming both", () => {
+    new ContainerdWorker("first-of-two", { connection: connection("192.0.2.50"), detectHostDrift: false });
+    const second = () =>
+      new ContainerdWorker("second-of-two", {
+        connection: { ...connection("192.0.2.50"), port: 22 },
+        detectHostDrift: false,
+      });
+    expect(second).toThrow(pulumi.ResourceError);
+    expect(second).toThrow(
+      /^ContainerdWorker second-of-two: invalid connection: 192\.0\.2\.50:22 is already the worker of ContainerdWorker first-of-two; one machine needs one component/,
+    );
+  });
+
+  it("counts a host name in any case as the same, and tells ports and bastions apart", () => {
+    new ContainerdWorker("named", { connection: connection("Worker-9.example"), detectHostDrift: false });
+    expect(
+      () => new ContainerdWorker("renamed", { connection: connection("worker-9.example"), detectHostDrift: false }),
+    ).toThrow(/worker-9\.example:22 is already the worker of ContainerdWorker named/);
+    // Another port, or the same private address behind another bastion, is another machine.
+    new ContainerdWorker("other-port", {
+      connection: { ...connection("worker-9.example"), port: 2222 },
+      detectHostDrift: false,
+    });
+    new ContainerdWorker("behind-a", {
+      connection: { ...connection("10.0.9.9"), proxy: { host: "198.51.100.1" } },
+      detectHostDrift: false,
+    });
+    new ContainerdWorker("behind-b", {
+      connection: { ...connection("10.0.9.9"), proxy: { host: "198.51.100.2" } },
+      detectHostDrift: false,
+    });
+    expect(
+      () =>
+        new ContainerdWorker("behind-a-again", {
+          connection: { ...connection("10.0.9.9"), proxy: { host: "198.51.100.1", port: 22 } },
+          detectHostDrift: false,
+        }),
+    ).toThrow(/10\.0\.9\.9:22 through 198\.51\.100\.1:22 is already the worker of ContainerdWorker behind-a/);
+  });
+
+  it("leaves an address known only later (an instance's IP) to the program", () => {
+    new ContainerdWorker("later-a", { connection: connection("192.0.2.60"), detectHostDrift: false });
+    expect(
+      () =>
+        new ContainerdWorker("later-b", {
+          connection: { ...connection(), host: pulumi.output("192.0.2.60") },
+          detectHostDrift: false,
+        }),
+    ).not.toThrow();
   });
 });

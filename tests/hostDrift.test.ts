@@ -1,6 +1,10 @@
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { assessDrift, HostState, parseHostState, probeScript } from "../components/hostDrift";
+import { PATHS } from "../components/catalog";
+import { adoptionMessage, assessDrift, HostState, parseHostState, probeScript } from "../components/hostDrift";
 import { DRIFTING_STEPS } from "../components/steps";
 
 /** What the probe prints on a worker where everything is as the component left it. */
@@ -20,7 +24,8 @@ describe("the probe script", () => {
     const result = spawnSync("shellcheck", ["--shell", "sh", "-"], { input: probeScript(), encoding: "utf8" });
     expect(result.stdout).toBe("");
     expect(result.status).toBe(0);
-    expect(probeScript()).not.toMatch(/sudo|>\s*\/(?!dev\/null)|\brm |\bmv |\binstall |\btee /);
+    // Root only for the digest of a root-only file the component wrote.
+    expect(probeScript()).not.toMatch(/sudo(?! -n sha256sum )|>\s*\/(?!dev\/null)|\brm |\bmv |\binstall |\btee /);
   });
 });
 
@@ -46,6 +51,7 @@ describe("parseHostState", () => {
         unit: [],
       },
       generations: { config: 2, unit: 0 },
+      unowned: {},
     });
   });
 });
@@ -133,5 +139,71 @@ describe("assessDrift", () => {
     for (const [name, value] of Object.entries(generations)) {
       expect(value).toBe((before as Record<string, number>)[name]! + (name === step ? 1 : 0));
     }
+  });
+});
+
+describe("files the component will adopt", () => {
+  it("the probe names the files where a step writes that its record does not list, and only those", () => {
+    // The probe run by sh over a scratch root holding a worker half set up by hand.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "probe-"));
+    try {
+      const put = (p: string, content: string, mode: number) => {
+        fs.mkdirSync(path.dirname(`${root}${p}`), { recursive: true });
+        fs.writeFileSync(`${root}${p}`, content, { mode });
+        fs.chmodSync(`${root}${p}`, mode);
+      };
+      put("/etc/containerd/config.toml", "# by hand\n", 0o644);
+      put("/opt/cni/bin/bridge", "#!/bin/sh\n", 0o755);
+      put("/opt/cni/bin/LICENSE", "Apache\n", 0o644);
+      put("/usr/local/bin/containerd-shim-runc-v2", "#!/bin/sh\n", 0o755);
+      put("/usr/local/bin/unrelated-tool", "#!/bin/sh\n", 0o755);
+      // runc is the component's: its record lists it.
+      put("/usr/local/sbin/runc", "#!/bin/sh\n", 0o755);
+      const runc = spawnSync("sha256sum", [`${root}/usr/local/sbin/runc`], { encoding: "utf8" }).stdout;
+      put(`${PATHS.manifestDir}/runc.files`, runc, 0o644);
+      const script = ["/etc/", "/usr/local/", "/opt/cni/", PATHS.manifestDir].reduce(
+        (text, prefix) => text.replaceAll(prefix, `${root}${prefix}`),
+        probeScript(),
+      );
+      const result = spawnSync("sh", ["-c", `systemctl() { :; }\n${script}`], { encoding: "utf8" });
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+      const { adoptions, fresh, drifts } = assessDrift(parseHostState(result.stdout));
+      expect(adoptions).toEqual([
+        { step: "containerd", paths: [`${root}/usr/local/bin/containerd-shim-runc-v2`] },
+        { step: "cni-plugins", paths: [`${root}/opt/cni/bin/bridge`] },
+        { step: "config", paths: [`${root}/etc/containerd/config.toml`] },
+      ]);
+      // Files of the operator's are not drift: only the steps without a record are (runc has one).
+      expect(drifts.filter((drift) => !drift.what.includes("record of what it installed is missing"))).toEqual([
+        { step: "unit", what: "containerd is not loaded" },
+        { step: "unit", what: "containerd is not installed at boot" },
+      ]);
+      expect(fresh).toBe(false);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("a worker as the component left it has nothing to adopt", () => {
+    expect(assessDrift(parseHostState(inSync())).adoptions).toEqual([]);
+  });
+
+  it("the warning names the worker, the step, the paths, where the copies go and that destroy puts them back", () => {
+    const one = adoptionMessage("worker-0", { step: "config", paths: ["/etc/containerd/config.toml"] }, true);
+    expect(one).toBe(
+      "adopting on worker worker-0, step config: /etc/containerd/config.toml is on the worker but not the " +
+        "component's; the next up keeps it aside in /var/lib/containerd-worker/adopted/config before overwriting it, " +
+        "and destroy puts it back",
+    );
+    const two = adoptionMessage(
+      "w",
+      { step: "containerd", paths: ["/usr/local/bin/containerd", "/usr/local/bin/ctr"] },
+      false,
+    );
+    expect(two).toContain("step containerd: /usr/local/bin/containerd, /usr/local/bin/ctr are on the worker");
+    expect(two).toContain(
+      "this up keeps each one it overwrites aside in /var/lib/containerd-worker/adopted/containerd",
+    );
   });
 });

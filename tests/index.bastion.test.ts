@@ -1,10 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { utils } from "ssh2";
+import { driftReadConcurrency } from "../components/driftReads";
 import { readyDialing } from "../components/readiness";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
-import { loadProgram, TEST_PRIVATE_KEY, verifyStdout } from "./programStack";
+import { ec2Mocks, loadProgram, TEST_PRIVATE_KEY } from "./programStack";
 
 // EC2 workers in a private subnet, reached through a bastion with a key of its own.
 const BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+// Pinned host keys (public halves of keys made for this run): worker-1's and the bastion's.
+const WORKER_1_HOST_KEY = utils.generateKeyPairSync("ed25519").public;
+const BASTION_HOST_KEY = utils.generateKeyPairSync("ed25519").public;
 
 let run: MockedRun;
 beforeAll(async () => {
@@ -18,23 +23,15 @@ beforeAll(async () => {
       bastion: "jump@203.0.113.5:2222",
       bastionPrivateKey: BASTION_KEY,
       readyTimeoutSeconds: 120,
+      hostKeys: { "worker-1": WORKER_1_HOST_KEY },
+      bastionHostKey: BASTION_HOST_KEY,
+      driftReadConcurrency: 4,
     },
-    {
-      call: (token) => {
-        if (token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-        if (token === "aws:ec2/getInstanceType:getInstanceType") return { supportedArchitectures: ["i386", "x86_64"] };
-        return { vpcId: "vpc-0123456789abcdef0" };
-      },
-      outputsFor: (type, name) => {
-        if (type === "aws:ec2/instance:Instance") {
-          return { publicIp: "", privateIp: `10.0.1.${10 + Number(/^worker-(\d+)-ec2$/.exec(name)?.[1])}` };
-        }
-        if (type === "command:remote:Command" && name.endsWith("-verify")) {
-          return { stdout: verifyStdout("v2.3.1") };
-        }
-        return {};
-      },
-    },
+    ec2Mocks({
+      architectures: ["i386", "x86_64"],
+      addressesOf: (index) => ({ publicIp: "", privateIp: `10.0.1.${10 + index}` }),
+      otherCalls: { vpcId: "vpc-0123456789abcdef0" },
+    }),
   ));
   await valueOf(program.runtimeVersion);
   await settle();
@@ -58,6 +55,22 @@ describe("the program with a bastion", () => {
         proxy: { host: "203.0.113.5", user: "jump", port: 2222, privateKey: BASTION_KEY },
       });
     }
+  });
+
+  it("pins each worker's host key from hostKeys and the bastion's from bastionHostKey, on every step", () => {
+    for (const step of ["ready", "runc", "verify"]) {
+      expect(connectionOf(`worker-1-${step}`)).toMatchObject({
+        hostKey: WORKER_1_HOST_KEY,
+        proxy: { hostKey: BASTION_HOST_KEY },
+      });
+      // A worker hostKeys does not name accepts any key, as pulumi-command does without one.
+      expect(connectionOf(`worker-0-${step}`).hostKey).toBeUndefined();
+      expect(connectionOf(`worker-0-${step}`)).toMatchObject({ proxy: { hostKey: BASTION_HOST_KEY } });
+    }
+  });
+
+  it("bounds the drift reads as driftReadConcurrency says (a bastion takes them all)", () => {
+    expect(driftReadConcurrency()).toBe(4);
   });
 
   it("passes readyTimeoutSeconds to the readiness gate, on both hops", () => {

@@ -1,32 +1,17 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { CONTAINERD_WORKER_TYPE } from "../components";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
-import { loadProgram } from "./programStack";
+import { EC2_AMI, ec2Mocks, loadProgram } from "./programStack";
 
 let run: MockedRun;
 let program: typeof import("../index");
 beforeAll(async () => {
   ({ run, program } = await loadProgram(
     { workerCount: 3, arch: "arm64", sshCidr: "198.51.100.7/32", sshPublicKey: "ssh-ed25519 AAAAC3 test" },
-    {
-      call: (token) => {
-        if (token === "aws:ec2/getAmi:getAmi") return { id: "ami-0123456789abcdef0" };
-        if (token === "aws:ec2/getInstanceType:getInstanceType") return { supportedArchitectures: ["arm64"] };
-        return {};
-      },
-      outputsFor: (type, name) => {
-        if (type === "aws:ec2/instance:Instance") {
-          return { publicIp: `203.0.113.${10 + Number(/^worker-(\d+)-ec2$/.exec(name)?.[1])}`, privateIp: "10.0.0.9" };
-        }
-        if (type === "command:remote:Command" && name.endsWith("-verify")) {
-          return {
-            stdout:
-              "RuntimeName:  containerd\nRuntimeVersion:  v2.3.1\nRuntimeApiVersion:  v1\nCgroupDriver:  systemd\nLastCNILoadStatus:  ok",
-          };
-        }
-        return {};
-      },
-    },
+    ec2Mocks({
+      architectures: ["arm64"],
+      addressesOf: (index) => ({ publicIp: `203.0.113.${10 + index}`, privateIp: "10.0.0.9" }),
+    }),
   ));
   await valueOf(program.runtimeVersion);
   await settle();
@@ -48,12 +33,21 @@ describe("the program creating EC2 workers", () => {
     const instances = run.registrations.filter((r) => r.type === "aws:ec2/instance:Instance");
     expect(instances.map((i) => i.name)).toEqual(["worker-0-ec2", "worker-1-ec2", "worker-2-ec2"]);
     for (const instance of instances) {
-      expect(instance.inputs).toMatchObject({ ami: "ami-0123456789abcdef0", instanceType: "t4g.medium" });
+      expect(instance.inputs).toMatchObject({ ami: EC2_AMI, instanceType: "t4g.medium" });
     }
     expect(run.byName("workers").inputs).toMatchObject({ publicKey: "ssh-ed25519 AAAAC3 test" });
     expect(run.byName("workers-ssh").inputs.ingress).toEqual([
       expect.objectContaining({ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["198.51.100.7/32"] }),
     ]);
+  });
+
+  it("requires IMDSv2 and encrypts the root volume of every instance by default", () => {
+    const instances = run.registrations.filter((r) => r.type === "aws:ec2/instance:Instance");
+    expect(instances).toHaveLength(3);
+    for (const instance of instances) {
+      expect(instance.inputs.metadataOptions).toEqual({ httpTokens: "required", httpEndpoint: "enabled" });
+      expect(instance.inputs.rootBlockDevice).toEqual({ encrypted: true });
+    }
   });
 
   it("installs the arm64 artifacts on each instance, reached at its public address", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkConnection, InvalidInputError, resolveOptions, resolveRegistries } from "../components/options";
+import { checkConnection, resolveOptions, resolveRegistries } from "../components/options";
+import { expectInvalidInput } from "./invalidInput";
 
 describe("resolveOptions", () => {
   it("fills in the article's defaults", () => {
@@ -86,13 +87,7 @@ describe("resolveOptions", () => {
     ["downloadBaseUrl", { downloadBaseUrl: "https://mirror.example/?token=1" }],
     ["checksums.runc", { checksums: { runc: "z".repeat(64) } }],
   ])("rejects %s", (input, args) => {
-    try {
-      resolveOptions(args);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidInputError);
-      expect((error as InvalidInputError).input).toBe(input);
-    }
+    expectInvalidInput(() => resolveOptions(args), input);
   });
 });
 
@@ -148,7 +143,7 @@ describe("resolveRegistries", () => {
     ['registries["docker.io"].mirrors[0]', { "docker.io": { mirrors: ["https://m"] } }, /not an object like/],
     ['registries["docker.io"].mirrors[0].host', mirror({ host: "ftp://m" }), /http\(s\) URL/],
     ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://user:pw@m" }), /credentials/],
-    ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://m/a b" }), /http\(s\) URL/],
+    ['registries["docker.io"].mirrors[0].host', mirror({ host: "https://m/a b" }), /characters a URL may not/],
     ['registries["docker.io"].mirrors[0].skip_verify', mirror({ skip_verify: true }), /unknown setting.*skipVerify/],
     [
       'registries["docker.io"].mirrors[0].capabilities',
@@ -179,14 +174,7 @@ describe("resolveRegistries", () => {
       /https:\/\/m is listed twice/,
     ],
   ])("rejects %s", (input, registries, message) => {
-    try {
-      resolveRegistries(registries);
-      expect.unreachable();
-    } catch (error) {
-      expect(error).toBeInstanceOf(InvalidInputError);
-      expect((error as InvalidInputError).input).toBe(input);
-      expect((error as Error).message).toMatch(message);
-    }
+    expectInvalidInput(() => resolveRegistries(registries), input, message);
   });
 });
 

@@ -2,11 +2,22 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
-import { ARCHES, artifactFor, DEFAULT_DOWNLOAD_BASE_URL, DEFAULT_VERSIONS, Part, PARTS } from "../components/catalog";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ADOPTED_DIR, ARCHES, artifactFor, DEFAULT_VERSIONS, Part, PARTS, PATHS } from "../components/catalog";
+import { renderContainerdUnit } from "../components/containerdUnit";
 import { resolveOptions, WorkerOptionsInput } from "../components/options";
-import { CHECKSUM_PICK, installScript, PURGED_STATE_DIRS, resetScript, SHIMS_FUNCTION } from "../components/scripts";
-import { SCRIPT_DELIMITER, shellQuote } from "../components/shell";
+import {
+  ADOPT_FUNCTIONS,
+  CHECKSUM_PICK,
+  installScript,
+  PURGED_STATE_DIRS,
+  resetScript,
+  SHIMS_FUNCTION,
+  UNIT_ADOPT_FUNCTIONS,
+  uninstallScript,
+} from "../components/scripts";
+import { SCRIPT_DELIMITER_PREFIX, shellQuote } from "../components/shell";
+import { StepId } from "../components/steps";
 import { planWorker } from "../components/workerPlan";
 
 /** Every script the component can generate: each step's create/update/delete across versions, arches and pins. */
@@ -61,9 +72,9 @@ function allCommands(): { name: string; command: string }[] {
 
 /** The root script inside a command's here-document. */
 function rootScriptOf(command: string): string {
-  const match = new RegExp(`<<'${SCRIPT_DELIMITER}'\\n([^]*?)\\n${SCRIPT_DELIMITER}\\n`).exec(command);
-  if (!match?.[1]) throw new Error("no root script");
-  return match[1];
+  const match = new RegExp(`<<'(${SCRIPT_DELIMITER_PREFIX}[0-9a-f]+)'\\n([^]*?)\\n\\1\\n`).exec(command);
+  if (!match?.[2]) throw new Error("no root script");
+  return match[2];
 }
 
 function shellcheck(text: string, shell: "sh" | "bash"): string {
@@ -138,10 +149,7 @@ describe("install steps stage their files beside the install directory", () => {
   // Runs a step's stage set-up (the lines from `dir=` to `stage=`) in a scratch
   // directory standing for the install directory, as bash on the worker would.
   const stageSetup = (part: Part, dir: string): string => {
-    const body = installScript(
-      { worker: "w", step: part },
-      artifactFor(part, DEFAULT_VERSIONS[part], "amd64", DEFAULT_DOWNLOAD_BASE_URL),
-    );
+    const body = installScript({ worker: "w", step: part }, artifactFor(part, DEFAULT_VERSIONS[part], "amd64", ""));
     const lines = body.split("\n");
     const from = lines.findIndex((line) => line.startsWith("dir="));
     const to = lines.findIndex((line) => line.startsWith("stage="));
@@ -231,17 +239,14 @@ describe("the install step's self-check", () => {
   // The self-check lines of each part's install script, run against a stand-in for the binary it names
   // in a directory playing the unpacked stage.
   const selfCheckLines = (part: Part): string => {
-    const body = installScript(
-      { worker: "w", step: "runc" },
-      artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL),
-    );
+    const body = installScript({ worker: "w", step: "runc" }, artifactFor(part, "1.2.3", "amd64", ""));
     const lines = body.split("\n");
     const from = lines.findIndex((line) => line.startsWith("if ! out="));
     const to = lines.findIndex((line, i) => i > from && line.startsWith("[[ $out == "));
     return lines.slice(from, to + 1).join("\n");
   };
   const runWith = (part: Part, standIn: string) => {
-    const { binary } = artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL).selfCheck;
+    const { binary } = artifactFor(part, "1.2.3", "amd64", "").selfCheck;
     const src = fs.mkdtempSync(path.join(os.tmpdir(), "selfcheck-"));
     fs.writeFileSync(path.join(src, binary), `#!/bin/sh\n${standIn}\n`, { mode: 0o755 });
     const result = spawnSync(
@@ -270,7 +275,7 @@ describe("the install step's self-check", () => {
   it.each(PARTS)("%s: fails, naming the binary, the file and what it expected, on another answer", (part) => {
     const result = runWith(part, 'echo "something else"');
     expect(result.status).toBe(1);
-    const { binary, expect: wanted } = artifactFor(part, "1.2.3", "amd64", DEFAULT_DOWNLOAD_BASE_URL).selfCheck;
+    const { binary, expect: wanted } = artifactFor(part, "1.2.3", "amd64", "").selfCheck;
     expect(result.stderr).toBe(`${binary} from release.tgz answered 'something else', expected ${wanted.what}\n`);
   });
 
@@ -287,7 +292,7 @@ describe("a containerd that cannot run on the worker's glibc", () => {
   const selfCheckOf = (staticBuild: boolean): string => {
     const body = installScript(
       { worker: "w", step: "containerd" },
-      artifactFor("containerd", "2.1.9", "amd64", DEFAULT_DOWNLOAD_BASE_URL, { staticBuild }),
+      artifactFor("containerd", "2.1.9", "amd64", "", { staticBuild }),
     );
     const lines = body.split("\n");
     const from = lines.findIndex((line) => line.startsWith("if ! out="));
@@ -319,5 +324,251 @@ describe("a containerd that cannot run on the worker's glibc", () => {
     expect(run(false, "Segmentation fault").stderr).not.toContain("staticBuild");
     expect(run(true, loader).stderr).toContain(`does not run on this worker: ${loader}`);
     expect(run(true, loader).stderr).not.toContain("staticBuild");
+  });
+});
+
+describe("adoption: a worker's own files are kept aside before the first overwrite and put back on destroy", () => {
+  // The steps' real scripts, run by bash with every path they touch moved under a scratch root.
+  const PREFIXES = ["/etc/", PATHS.manifestDir, "/run/containerd-worker", "/usr/local/", "/opt/cni/"];
+  let root = "";
+  const rooted = (text: string) => PREFIXES.reduce((t, prefix) => t.replaceAll(prefix, `${root}${prefix}`), text);
+  const at = (p: string) => `${root}${p}`;
+  /** Where a step keeps its copy of `p`. */
+  const copyOf = (step: StepId, p: string) => `${at(ADOPTED_DIR)}/${step}${at(p)}`;
+  /** systemctl as the unit scripts use it, its enablement kept in a file, every call logged. */
+  const SYSTEMCTL_STUB = [
+    "systemctl() {",
+    '  echo "$*" >>"$STUB/log"',
+    "  case $1 in",
+    '    is-enabled) cat "$STUB/enabled"; [[ $(cat "$STUB/enabled") == enabled ]] ;;',
+    '    enable) echo enabled >"$STUB/enabled" ;;',
+    '    disable) echo disabled >"$STUB/enabled" ;;',
+    "    show) echo 0 ;;",
+    "  esac",
+    "}",
+  ].join("\n");
+  const run = (text: string, input = "") =>
+    spawnSync("bash", ["-c", `${SYSTEMCTL_STUB}\n${rooted(text)}`], {
+      input,
+      encoding: "utf8",
+      env: { ...process.env, STUB: root },
+    });
+  const ok = (text: string, input = ""): string => {
+    const result = run(text, input);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    return result.stdout;
+  };
+  const plan = planWorker("worker-0", resolveOptions({}));
+  const stepScript = (id: StepId, kind: "create" | "delete"): string => {
+    const command = plan.steps.find((step) => step.id === id)?.[kind];
+    if (command === undefined) throw new Error(`no ${kind} for ${id}`);
+    return rootScriptOf(command);
+  };
+  /** Everything adoption must keep of a file. */
+  const facts = (file: string) => {
+    const stat = fs.lstatSync(file, { bigint: true });
+    return { content: fs.readFileSync(file, "utf8"), mode: stat.mode & 0o7777n, uid: stat.uid, mtimeNs: stat.mtimeNs };
+  };
+  const asRoot = process.getuid?.() === 0;
+  /** A file of the operator's: its own mode, owner (when the test can set one) and an old mtime. */
+  const handMade = (p: string, content: string, mode: number) => {
+    fs.mkdirSync(path.dirname(at(p)), { recursive: true });
+    fs.writeFileSync(at(p), content, { mode });
+    fs.chmodSync(at(p), mode);
+    if (asRoot) fs.chownSync(at(p), 1234, 1234);
+    fs.utimesSync(at(p), new Date("2020-01-02T03:04:05.678Z"), new Date("2020-01-02T03:04:05.678Z"));
+    return facts(at(p));
+  };
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "adopt-"));
+    fs.mkdirSync(at("/run"));
+    fs.writeFileSync(at("/enabled"), "enabled\n");
+  });
+  afterEach(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it.each(["config", "crictl-yaml"] as const)(
+    "%s: the operator's file is kept aside once, never again, and put back byte for byte; a rerun leaves it",
+    (step) => {
+      const file = step === "config" ? PATHS.containerdConfig : PATHS.crictlConfig;
+      const operator = handMade(file, "# set up by hand\n", 0o640);
+
+      const first = ok(stepScript(step, "create"), "ours = 1\n");
+      expect(first).toContain(`adopted ${at(file)} (kept aside; put back on destroy)`);
+      expect(fs.readFileSync(at(file), "utf8")).toBe("ours = 1\n");
+      expect(facts(copyOf(step, file))).toEqual(operator);
+      expect(fs.statSync(at(ADOPTED_DIR)).mode & 0o777).toBe(0o700);
+
+      // The step's own file is never taken for the operator's: the copy stays the first one.
+      const second = ok(stepScript(step, "create"), "ours = 2\n");
+      expect(second).not.toContain("adopted");
+      expect(facts(copyOf(step, file))).toEqual(operator);
+
+      const destroy = ok(stepScript(step, "delete"));
+      expect(destroy).toContain(`put back ${at(file)}`);
+      expect(facts(at(file))).toEqual(operator);
+      expect(fs.existsSync(at(PATHS.manifestDir))).toBe(false);
+
+      ok(stepScript(step, "delete"));
+      expect(facts(at(file))).toEqual(operator);
+    },
+  );
+
+  it("config: with no file there, nothing is adopted and destroy removes the one it wrote", () => {
+    expect(ok(stepScript("config", "create"), "ours = 1\n")).not.toContain("adopted");
+    expect(fs.existsSync(at(ADOPTED_DIR))).toBe(false);
+    ok(stepScript("config", "delete"));
+    expect(fs.existsSync(at(PATHS.containerdConfig))).toBe(false);
+    expect(fs.existsSync(at("/etc/containerd"))).toBe(false);
+  });
+
+  it.each([
+    ["after putting the file back", false],
+    ["after putting it back and forgetting the record", true],
+  ])("config: a destroy interrupted %s converges on a rerun", (_when, recordGone) => {
+    const operator = handMade(PATHS.containerdConfig, "# set up by hand\n", 0o600);
+    ok(stepScript("config", "create"), "ours = 1\n");
+    // What the interrupted run had done.
+    fs.copyFileSync(copyOf("config", PATHS.containerdConfig), at(PATHS.containerdConfig));
+    fs.chmodSync(at(PATHS.containerdConfig), 0o600);
+    if (asRoot) fs.chownSync(at(PATHS.containerdConfig), 1234, 1234);
+    const { mtime } = fs.statSync(copyOf("config", PATHS.containerdConfig));
+    fs.utimesSync(at(PATHS.containerdConfig), mtime, mtime);
+    if (recordGone) fs.rmSync(at(`${PATHS.manifestDir}/config.files`));
+
+    ok(stepScript("config", "delete"));
+    expect(facts(at(PATHS.containerdConfig))).toEqual(operator);
+    expect(fs.existsSync(at(ADOPTED_DIR))).toBe(false);
+  });
+
+  it("an install step adopts the operator's binary before installing over it and puts it back on uninstall", () => {
+    // A release of runc 1.2.3 served from a directory, as a mirror would: the script downloads it with curl.
+    // The URLs relative to the base, which the step reads from standard input.
+    const artifact = artifactFor("runc", "1.2.3", "amd64", "");
+    const download = `file://${root}/mirror\nfile://${root}/mirror\n`;
+    const release = path.join(root, "mirror", "opencontainers/runc/releases/download/v1.2.3");
+    fs.mkdirSync(release, { recursive: true });
+    const runc = '#!/bin/sh\necho "runc version 1.2.3"\n';
+    fs.writeFileSync(path.join(release, "runc.amd64"), runc);
+    const digest = spawnSync("sha256sum", [path.join(release, "runc.amd64")], { encoding: "utf8" }).stdout.split(
+      " ",
+    )[0];
+    fs.writeFileSync(path.join(release, "runc.sha256sum"), `${digest}  runc.amd64\n`);
+    const label = { worker: "worker-0", step: "runc" };
+    const operator = handMade(PATHS.runcBinary, '#!/bin/sh\necho "runc version 1.1.0"\n', 0o750);
+
+    expect(ok(installScript(label, artifact), download)).toContain(
+      `adopted ${at(PATHS.runcBinary)} (kept aside; put back on destroy)`,
+    );
+    expect(fs.readFileSync(at(PATHS.runcBinary), "utf8")).toBe(runc);
+    expect(facts(copyOf("runc", PATHS.runcBinary))).toEqual(operator);
+    expect(ok(installScript(label, artifact), download)).not.toContain("adopted");
+    expect(facts(copyOf("runc", PATHS.runcBinary))).toEqual(operator);
+
+    ok(uninstallScript(label, artifact));
+    expect(facts(at(PATHS.runcBinary))).toEqual(operator);
+    expect(fs.existsSync(at(ADOPTED_DIR))).toBe(false);
+    ok(uninstallScript(label, artifact));
+    expect(facts(at(PATHS.runcBinary))).toEqual(operator);
+  });
+
+  it("an install step fetches a base URL with [ ] in it as it is, not as a range of URLs", () => {
+    const artifact = artifactFor("runc", "1.2.3", "amd64", "");
+    const base = `file://${root}/mirror[1]`;
+    const release = path.join(root, "mirror[1]", "opencontainers/runc/releases/download/v1.2.3");
+    fs.mkdirSync(release, { recursive: true });
+    const runc = '#!/bin/sh\necho "runc version 1.2.3"\n';
+    fs.writeFileSync(path.join(release, "runc.amd64"), runc);
+    const digest = spawnSync("sha256sum", [path.join(release, "runc.amd64")], { encoding: "utf8" }).stdout.split(
+      " ",
+    )[0];
+    fs.writeFileSync(path.join(release, "runc.sha256sum"), `${digest}  runc.amd64\n`);
+    ok(installScript({ worker: "worker-0", step: "runc" }, artifact), `${base}\n${base}\n`);
+    expect(fs.readFileSync(at(PATHS.runcBinary), "utf8")).toBe(runc);
+  });
+
+  it.each([
+    ["enabled", "enabled"],
+    ["disabled", "disabled"],
+  ])("unit: the operator's unit, %s, is put back %s", (was, after) => {
+    fs.writeFileSync(at("/enabled"), `${was}\n`);
+    const operator = handMade(PATHS.containerdUnit, "[Service]\nExecStart=/usr/local/bin/containerd\n", 0o644);
+    expect(ok(stepScript("unit", "create"), renderContainerdUnit())).toContain(`adopted ${at(PATHS.containerdUnit)}`);
+    expect(fs.readFileSync(at("/enabled"), "utf8")).toBe("enabled\n");
+
+    ok(stepScript("unit", "delete"));
+    expect(facts(at(PATHS.containerdUnit))).toEqual(operator);
+    expect(fs.readFileSync(at("/enabled"), "utf8")).toBe(`${after}\n`);
+
+    // A rerun finds the operator's unit: it neither disables nor removes it.
+    fs.writeFileSync(at("/log"), "");
+    ok(stepScript("unit", "delete"));
+    expect(facts(at(PATHS.containerdUnit))).toEqual(operator);
+    expect(fs.readFileSync(at("/log"), "utf8")).not.toMatch(/disable|enable/);
+  });
+
+  it("unit: with no unit there, destroy disables and removes the one it wrote", () => {
+    fs.writeFileSync(at("/enabled"), "disabled\n");
+    expect(ok(stepScript("unit", "create"), renderContainerdUnit())).not.toContain("adopted");
+    ok(stepScript("unit", "delete"));
+    expect(fs.existsSync(at(PATHS.containerdUnit))).toBe(false);
+    expect(fs.readFileSync(at("/enabled"), "utf8")).toBe("disabled\n");
+  });
+});
+
+describe("the unit step restarts a containerd it found running only when its binary or config changed", () => {
+  // `stale PID BINARY CONFIG` against a real process: a copy of sleep standing for containerd.
+  let dir = "";
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "stale-"));
+  });
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const stale = (pid: number) =>
+    spawnSync(
+      "bash",
+      [
+        "-c",
+        `${ADOPT_FUNCTIONS}\n${UNIT_ADOPT_FUNCTIONS}\nstale "$1" "$2" "$3"`,
+        "x",
+        String(pid),
+        `${dir}/containerd`,
+        `${dir}/config.toml`,
+      ],
+      { encoding: "utf8" },
+    );
+  /** Replaces `file` as the install step does: a new file renamed over it. */
+  const replace = (file: string, from: string) => {
+    fs.copyFileSync(from, `${file}.new`);
+    fs.chmodSync(`${file}.new`, 0o755);
+    fs.renameSync(`${file}.new`, file);
+  };
+
+  it("not when both are as it started with (the same bytes installed again too); when either changed, saying which", async () => {
+    const sleep = spawnSync("bash", ["-c", "type -P sleep"], { encoding: "utf8" }).stdout.trim();
+    replace(`${dir}/containerd`, sleep);
+    fs.writeFileSync(`${dir}/config.toml`, "version = 3\n");
+    fs.utimesSync(`${dir}/config.toml`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const process_ = spawn(`${dir}/containerd`, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const pid = process_.pid ?? 0;
+      expect(stale(pid).status).toBe(1);
+      replace(`${dir}/containerd`, sleep);
+      expect(stale(pid).status).toBe(1);
+
+      fs.writeFileSync(`${dir}/config.toml`, "version = 3\n# changed\n");
+      expect(stale(pid)).toMatchObject({ status: 0, stdout: `${dir}/config.toml changed after it started\n` });
+
+      fs.utimesSync(`${dir}/config.toml`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      replace(`${dir}/containerd`, spawnSync("bash", ["-c", "type -P true"], { encoding: "utf8" }).stdout.trim());
+      expect(stale(pid)).toMatchObject({ status: 0, stdout: `its binary differs from ${dir}/containerd\n` });
+    } finally {
+      process_.kill("SIGKILL");
+    }
   });
 });

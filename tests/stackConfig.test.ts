@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { utils } from "ssh2";
+import { InvalidInputError } from "../components/errors";
 import { ConfigSource, instanceArch, parseBastion, parseHostSpec, readStackConfig } from "../components/stackConfig";
 
 function source(values: Record<string, unknown>): ConfigSource {
@@ -51,6 +53,12 @@ describe("readStackConfig", () => {
     expect(readStackConfig(source(EC2)).bastion).toBeUndefined();
   });
 
+  it("takes one address on two ports as two machines", () => {
+    expect(readStackConfig(source({ hosts: ["a=10.0.0.1", "b=10.0.0.1:2222"] })).workers).toMatchObject({
+      hosts: [{ name: "a" }, { name: "b" }],
+    });
+  });
+
   it("uses existing hosts when given, with sshUser as the default user", () => {
     const config = readStackConfig(source({ hosts: ["a=10.0.0.1", "b=root@10.0.0.2:2200"], sshUser: "debian" }));
     expect(config.workers).toEqual({
@@ -67,7 +75,15 @@ describe("readStackConfig", () => {
     const amd = readStackConfig(source(EC2));
     expect(amd.workers).toEqual({
       kind: "ec2",
-      ec2: { count: 2, instanceType: "t3.medium", arch: "amd64", subnetId: undefined, ...EC2 },
+      ec2: {
+        count: 2,
+        instanceType: "t3.medium",
+        arch: "amd64",
+        subnetId: undefined,
+        requireImdsv2: true,
+        encryptRootVolume: true,
+        ...EC2,
+      },
     });
     expect(readStackConfig(source({ ...EC2, arch: "arm64" })).workers).toMatchObject({
       ec2: { instanceType: "t4g.medium", arch: "arm64" },
@@ -100,6 +116,12 @@ describe("readStackConfig", () => {
     });
   });
 
+  it("lets EC2 workers allow IMDSv1 and an unencrypted root volume only when asked", () => {
+    expect(readStackConfig(source({ ...EC2, requireImdsv2: false, encryptRootVolume: false })).workers).toMatchObject({
+      ec2: { requireImdsv2: false, encryptRootVolume: false },
+    });
+  });
+
   it("passes registries through to every worker", () => {
     const registries = { "docker.io": { mirrors: [{ host: "https://mirror.internal" }] } };
     expect(readStackConfig(source({ ...EC2, registries })).options.registries).toEqual(registries);
@@ -119,6 +141,11 @@ describe("readStackConfig", () => {
     expect(readStackConfig(source({ ...EC2, rollout: "first-then-rest" })).rollout).toBe("first-then-rest");
   });
 
+  it("bounds the drift reads at 16 at once unless driftReadConcurrency says otherwise", () => {
+    expect(readStackConfig(source(EC2)).driftReadConcurrency).toBe(16);
+    expect(readStackConfig(source({ ...EC2, driftReadConcurrency: 1 })).driftReadConcurrency).toBe(1);
+  });
+
   it("passes pinned checksums through", () => {
     const sha = "f".repeat(64);
     expect(readStackConfig(source({ ...EC2, runcSha256: sha, crictlSha256: sha })).options.checksums).toEqual({
@@ -129,6 +156,18 @@ describe("readStackConfig", () => {
 
   it.each([
     [{ hosts: ["a=10.0.0.1", "a=10.0.0.2"] }, /hosts: the name a is used twice/],
+    [
+      { hosts: ["a=10.0.0.1", "b=admin@10.0.0.1:22"] },
+      /^invalid hosts: a and b are the same machine, 10\.0\.0\.1:22; list it once$/,
+    ],
+    [
+      { hosts: ["a=Worker.Internal:2222", "b=worker.internal:2222"] },
+      /^invalid hosts: a and b are the same machine, worker\.internal:2222/,
+    ],
+    [
+      { hosts: ["a=[2001:db8::1]", "b=[2001:DB8::1]:22"] },
+      /^invalid hosts: a and b are the same machine, \[2001:db8::1\]:22/,
+    ],
     [{ hosts: "a=10.0.0.1" }, /invalid hosts: expected a list/],
     [{}, /invalid sshCidr: required to create EC2 workers/],
     [{ sshCidr: "0.0.0.0/0" }, /invalid sshPublicKey/],
@@ -139,6 +178,9 @@ describe("readStackConfig", () => {
       { ...EC2, rollout: "serial" },
       /invalid rollout: "serial" is not one of all-at-once, one-at-a-time, first-then-rest/,
     ],
+    [{ ...EC2, driftReadConcurrency: 0 }, /^invalid driftReadConcurrency: 0 is not a whole number from 1 to 1024$/],
+    [{ ...EC2, driftReadConcurrency: 2.5 }, /^invalid driftReadConcurrency: 2\.5 is not/],
+    [{ ...EC2, driftReadConcurrency: 5000 }, /^invalid driftReadConcurrency: 5000 is not/],
     [{ ...EC2, registries: ["docker.io"] }, /invalid registries: .*not an object keyed by registry host/],
     [
       { ...EC2, registries: { "docker.io": { mirrors: [{ host: "mirror:5000" }] } } },
@@ -178,5 +220,80 @@ describe("instanceArch: what the EC2 instance type runs", () => {
   ] as const)("rejects %s, naming instanceType", (_what, instanceType, arch, supported, message) => {
     expect(() => instanceArch({ instanceType, arch }, [...supported])).toThrow(message);
     expect(() => instanceArch({ instanceType, arch }, [...supported])).toThrow(/^invalid instanceType: /);
+  });
+});
+
+describe("host key pins", () => {
+  // Public keys made for this run.
+  const workerKey = utils.generateKeyPairSync("ed25519", { comment: "root@a" }).public;
+  const bastionKey = utils.generateKeyPairSync("ecdsa", { bits: 256 }).public;
+  const HOSTS = { hosts: ["a=10.0.1.5", "b=10.0.1.6"] };
+
+  it("reads hostKeys by worker name and bastionHostKey, as given", () => {
+    const config = readStackConfig(
+      source({ ...HOSTS, bastion: "203.0.113.5", hostKeys: { a: workerKey }, bastionHostKey: bastionKey }),
+    );
+    expect(config.hostKeys).toEqual({ a: workerKey });
+    expect(config.bastionHostKey).toBe(bastionKey);
+  });
+
+  it("pins nothing by default", () => {
+    const config = readStackConfig(source(HOSTS));
+    expect(config.hostKeys).toEqual({});
+    expect(config.bastionHostKey).toBeUndefined();
+  });
+
+  it("names EC2 workers as the program does", () => {
+    expect(readStackConfig(source({ ...EC2, workerCount: 3, hostKeys: { "worker-2": workerKey } })).hostKeys).toEqual({
+      "worker-2": workerKey,
+    });
+  });
+
+  it.each([
+    ["a list", { ...HOSTS, hostKeys: [workerKey] }, /^invalid hostKeys: expected an object of worker name to host key/],
+    [
+      "an unknown worker",
+      { ...HOSTS, hostKeys: { c: workerKey } },
+      /^invalid hostKeys\.c: no worker is named c; the workers are a, b$/,
+    ],
+    [
+      "a worker EC2 does not create",
+      { ...EC2, hostKeys: { "worker-2": workerKey } },
+      /^invalid hostKeys\.worker-2: no worker is named worker-2/,
+    ],
+    ["a number", { ...HOSTS, hostKeys: { a: 7 } }, /^invalid hostKeys\.a: expected a public host key line/],
+    [
+      "two lines",
+      { ...HOSTS, hostKeys: { a: `${workerKey}\n${workerKey}` } },
+      /^invalid hostKeys\.a: holds a control character/,
+    ],
+    [
+      "a carriage return",
+      { ...HOSTS, hostKeys: { a: `${workerKey}\r` } },
+      /^invalid hostKeys\.a: holds a control character/,
+    ],
+    [
+      "an escape",
+      { ...HOSTS, hostKeys: { a: `\u001b[31m${workerKey}` } },
+      /^invalid hostKeys\.a: holds a control character/,
+    ],
+    [
+      "a fingerprint",
+      { ...HOSTS, hostKeys: { a: "SHA256:abc" } },
+      /^invalid hostKeys\.a: expected a public host key line/,
+    ],
+    [
+      "an unreadable bastion key",
+      { ...HOSTS, bastion: "203.0.113.5", bastionHostKey: "ssh-ed25519 AAAA" },
+      /^invalid bastionHostKey: expected a public host key line/,
+    ],
+    [
+      "a bastion key without a bastion",
+      { ...HOSTS, bastionHostKey: bastionKey },
+      /^invalid bastionHostKey: is set but bastion is not$/,
+    ],
+  ])("refuses %s, naming the key", (_what, values, message) => {
+    expect(() => readStackConfig(source(values))).toThrow(InvalidInputError);
+    expect(() => readStackConfig(source(values))).toThrow(message);
   });
 });

@@ -67,10 +67,11 @@ describe("planWorker", () => {
     const ready = planWorker("worker-0", resolveOptions({ readyTimeoutSeconds: 45 })).steps.find(
       (s) => s.id === "ready",
     );
-    expect(ready?.create).toContain("left=$(( 45 - since_boot ))");
+    expect(ready?.create).toContain("ready_timeout='45'");
+    expect(ready?.create).toContain("left=$(( ready_timeout - since_boot ))");
     expect(ready?.create).toContain('timeout "$left" cloud-init status --wait');
-    expect(ready?.create).toContain("cloud-init has not finished 45 s after boot (readyTimeoutSeconds;");
-    expect(step("ready").create).toContain("left=$(( 300 - since_boot ))");
+    expect(ready?.create).toContain("cloud-init has not finished $ready_timeout s after boot (readyTimeoutSeconds;");
+    expect(step("ready").create).toContain("ready_timeout='300'");
   });
 
   it("restarts containerd only on update, never on first create", () => {
@@ -111,7 +112,7 @@ describe("planWorker", () => {
     expect(stepOf("runc")?.create).toContain("echo 0 >/var/lib/containerd-worker/runc.generation");
     expect(stepOf("config")?.delete).toContain("rm -f -- /var/lib/containerd-worker/config.generation");
     // A repaired config restarts containerd: the restart step carries the config's generation.
-    expect(stepOf("restart")?.update).toContain("[[ $config_generation == 3 ]]");
+    expect(stepOf("restart")?.update).toContain("expected_generation='3'");
     expect(stepOf("restart")?.update).not.toBe(step("restart").update);
     // Only the repaired steps (and verify, which follows every change) differ.
     const changed = repaired.steps

@@ -2,25 +2,18 @@
  * arch "auto" on a sandbox worker: the ready step asks the worker once, the
  * installs download for what it reported, and the stack output says it.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { describe, expect, it } from "vitest";
+import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1 });
 
 describe('5.3 arch "auto"', () => {
   it("installs the artifacts for the machine the worker says it is", async () => {
     const result = expectOk(await lab.up({ arch: "auto" }));
     const machine = (await lab.onWorker("uname -m")).trim();
     const expected = { x86_64: "amd64", aarch64: "arm64" }[machine];
-    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(outputs?.arch).toBe(expected);
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
     // The mirror served the artifacts of that arch, and only those.
@@ -31,6 +24,6 @@ describe('5.3 arch "auto"', () => {
 
   it("asks once: the next up runs nothing", async () => {
     const result = expectOk(await lab.up({ arch: "auto" }));
-    expect(stepsRun(result, worker)).toEqual([]);
+    expect(stepsRun(result, lab.worker)).toEqual([]);
   });
 });

@@ -4,27 +4,24 @@
  * program's `bastion` config, up converges it through the bastion and
  * preview's drift probe reads it through the bastion too.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { beforeAll, describe, expect, it } from "vitest";
+import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 import type { Worker } from "./sandbox/worker";
 
-let lab: Lab;
+const lab = useLab({
+  workers: 2,
+  boot: (index, booted) => (index === 1 && booted[0] ? { sshOnlyFrom: booted[0].host } : {}),
+});
 let bastion: Worker;
 let target: Worker;
 let viaBastion: Record<string, string>;
-beforeAll(async () => {
-  lab = await startLab({
-    workers: 2,
-    boot: (index, booted) => (index === 1 && booted[0] ? { sshOnlyFrom: booted[0].host } : {}),
-  });
+beforeAll(() => {
   [bastion, target] = lab.workers as [Worker, Worker];
   viaBastion = {
     hosts: JSON.stringify([`${target.name}=${target.user}@${target.host}`]),
     bastion: `${bastion.user}@${bastion.host}`,
   };
-});
-afterAll(async () => {
-  await lab?.stop();
 });
 
 describe("5.6 a worker reachable only through a bastion", () => {

@@ -5,22 +5,15 @@
  * differs; the next up restores it (restarting containerd only for the
  * config); a preview right after shows nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeploymentResult, readState } from "./driver";
-import { expectOk, Lab, startLab, stepsRun } from "./lab";
+import { expectOk, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let target: string;
-let other: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 2 });
-  target = lab.workers[0]?.name ?? "";
-  other = lab.workers[1]?.name ?? "";
-  expectOk(await lab.up());
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 2, firstUp: true });
+/** The worker whose files the tests change by hand, and the one they leave alone. */
+const target = () => lab.nameOf(0);
+const other = () => lab.nameOf(1);
 
 /** The planned changes of a preview, as `step:op` per worker. */
 function planned(result: DeploymentResult): string[] {
@@ -51,7 +44,7 @@ describe("an untouched worker", () => {
   });
 
   it("keeps the scripts readable: read through the secret connection, they are not secret", () => {
-    const config = readState(lab.stateFile)?.resources.find((r) => r.name === `${target}-config`);
+    const config = readState(lab.stateFile)?.resources.find((r) => r.name === `${target()}-config`);
     expect(typeof config?.inputs.create).toBe("string");
     expect(config?.inputs.create).toContain("step config");
   });
@@ -63,9 +56,9 @@ describe("desired drift: a stack change shows as exactly the steps it concerns",
     // A stack change is not host drift: the worker still holds what was put there.
     expect(driftWarnings(result)).toEqual([]);
     expect(planned(result)).toEqual(
-      [target, other].flatMap((w) => [`${w}-config:update`, `${w}-restart:update`, `${w}-verify:update`]).sort(),
+      [target(), other()].flatMap((w) => [`${w}-config:update`, `${w}-restart:update`, `${w}-verify:update`]).sort(),
     );
-    const config = result.operations.find((op) => op.name === `${target}-config`);
+    const config = result.operations.find((op) => op.name === `${target()}-config`);
     expect(config?.diffs).toContain("stdin");
     expect(await lab.onWorker("grep -c pause:3.9 /etc/containerd/config.toml || true")).toBe("0\n");
   });
@@ -126,13 +119,13 @@ describe("host drift: preview names it, up restores it, the next preview is clea
     const preview = expectOk(await lab.preview());
     const warnings = driftWarnings(preview);
     expect(warnings.length).toBeGreaterThan(0);
-    for (const warning of warnings) expect(warning).toContain(`host drift on worker ${target}, step `);
+    for (const warning of warnings) expect(warning).toContain(`host drift on worker ${target()}, step `);
     expect(warnings.join("\n")).toMatch(message);
-    expect(planned(preview)).toEqual(expectedPlan.map((step) => `${target}-${step}`));
+    expect(planned(preview)).toEqual(expectedPlan.map((step) => `${target()}-${step}`));
 
     const up = expectOk(await lab.up());
-    expect(stepsRun(up, target)).toEqual(ran);
-    expect(stepsRun(up, other)).toEqual([]);
+    expect(stepsRun(up, target())).toEqual(ran);
+    expect(stepsRun(up, other())).toEqual([]);
     expect(await lab.onWorker("systemctl is-active containerd; systemctl is-enabled containerd")).toBe(
       "active\nenabled\n",
     );
@@ -149,10 +142,10 @@ describe("a worker that cannot be reached during preview", () => {
       await lab.onWorker("echo '# edited' >> /etc/containerd/config.toml", 0);
       const result = expectOk(await lab.preview());
       expect(result.warnings.join("\n")).toMatch(
-        new RegExp(`worker ${other}: cannot read ${lab.workers[1]?.host} to check for host drift`),
+        new RegExp(`worker ${other()}: cannot read ${lab.workers[1]?.host} to check for host drift`),
       );
-      expect(driftWarnings(result).join("\n")).toContain(`host drift on worker ${target}, step config`);
-      expect(planned(result).filter((op) => op.startsWith(`${other}-`))).toEqual([]);
+      expect(driftWarnings(result).join("\n")).toContain(`host drift on worker ${target()}, step config`);
+      expect(planned(result).filter((op) => op.startsWith(`${other()}-`))).toEqual([]);
     } finally {
       await lab.onWorker("systemctl start ssh", 1);
     }

@@ -6,25 +6,19 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { findArtifact } from "./mirror";
 import { NEEDSPW_USER } from "./sandbox/worker";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let worker: string;
+const lab = useLab({ workers: 1, firstUp: true });
 let runcSha256: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
+beforeAll(() => {
   const runc = findArtifact(lab.mirror.releases, "runc", MIRROR_VERSIONS.runc, "amd64");
   runcSha256 = createHash("sha256")
     .update(fs.readFileSync(`${lab.mirror.releases.root}/${runc.urlPath}`))
     .digest("hex");
-  expectOk(await lab.up());
-});
-afterAll(async () => {
-  await lab?.stop();
 });
 
 async function installedRunc(): Promise<string> {
@@ -61,15 +55,15 @@ describe("5. a bad artifact fails its step by name and leaves the installed bina
     const result = await lab.up({ runcSha256: pin() });
     lab.mirror.clearFaults();
     expect(result.ok).toBe(false);
-    expect(result.error).toContain(`${worker}-runc`);
-    expect(result.error).toContain(`containerd-worker: worker ${worker}, step runc:`);
+    expect(result.error).toContain(`${lab.worker}-runc`);
+    expect(result.error).toContain(`containerd-worker: worker ${lab.worker}, step runc:`);
     expect(result.error).toMatch(message());
     expect(await installedRunc()).toBe(before);
   });
 
   it("converges once the artifact is right again", async () => {
     const result = expectOk(await lab.up({ runcSha256 }));
-    expect(stepsRun(result, worker)).toEqual(["runc:create", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["runc:create", "verify:create"]);
   });
 });
 
@@ -77,11 +71,11 @@ describe("6. a sudo that wants a password", () => {
   it("fails the first step at once with a clear message, and does not hang", async () => {
     const host = lab.workers[0]?.host ?? "";
     const started = Date.now();
-    const result = await lab.up({ runcSha256, hosts: JSON.stringify([`${worker}=${NEEDSPW_USER}@${host}`]) });
+    const result = await lab.up({ runcSha256, hosts: JSON.stringify([`${lab.worker}=${NEEDSPW_USER}@${host}`]) });
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(result.ok).toBe(false);
     expect(result.error).toContain(
-      `containerd-worker: worker ${worker}, step ready: user ${NEEDSPW_USER} cannot run sudo without a password`,
+      `containerd-worker: worker ${lab.worker}, step ready: user ${NEEDSPW_USER} cannot run sudo without a password`,
     );
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
   });
@@ -101,7 +95,7 @@ describe("7. an apply killed mid-way converges on the next one", () => {
     expect(partial.length).toBeGreaterThan(0);
 
     const result = expectOk(await lab.up());
-    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
     expect(await lab.onWorker("crictl version")).toMatch(/^RuntimeName:\s+containerd$/m);
@@ -122,11 +116,13 @@ describe("a containerd that won't start", () => {
     expect(result.ok).toBe(false);
     expect(result.errors).toHaveLength(1);
     const error = result.errors[0] ?? "";
-    expect(error).toContain(`containerd-worker: worker ${worker}, step unit: containerd is not running after start:`);
+    expect(error).toContain(
+      `containerd-worker: worker ${lab.worker}, step unit: containerd is not running after start:`,
+    );
     // systemd's own words and containerd's, from the journal: the cause is in the error.
     expect(error).toMatch(/containerd\.service/);
     expect(error).toContain("/run/containerd: not a directory");
-    const ran = stepsRun(result, worker);
+    const ran = stepsRun(result, lab.worker);
     expect(ran).toContain("unit:create");
     expect(ran.filter((step) => /^(restart|verify):/.test(step))).toEqual([]);
   });
@@ -134,8 +130,8 @@ describe("a containerd that won't start", () => {
   it("converges on the next up once the host is fixed", async () => {
     await lab.onWorker("rm /run/containerd");
     const result = expectOk(await lab.up());
-    expect(stepsRun(result, worker)).toEqual(["unit:create", "verify:create"]);
-    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    expect(stepsRun(result, lab.worker)).toEqual(["unit:create", "verify:create"]);
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
     expect(await lab.onWorker("systemctl is-enabled containerd; systemctl is-active containerd")).toBe(
       "enabled\nactive\n",
@@ -154,12 +150,12 @@ describe("a config change that containerd will not start with", () => {
     expect(result.ok).toBe(false);
     const error = result.errors.join("\n");
     expect(error).toContain(
-      `containerd-worker: worker ${worker}, step restart: containerd did not start with the new /etc/containerd/config.toml, ` +
+      `containerd-worker: worker ${lab.worker}, step restart: containerd did not start with the new /etc/containerd/config.toml, ` +
         "so the one it last ran with is back in place and containerd runs with it",
     );
     // containerd's own words about the rejected config, from the journal.
     expect(error).toContain("/dev/null");
-    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["config:create", "restart:update"]);
     expect(await configSha()).toBe(verifiedSha);
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
     expect(await lab.onWorker("crictl version")).toMatch(/^RuntimeApiVersion:\s+v1$/m);
@@ -170,15 +166,15 @@ describe("a config change that containerd will not start with", () => {
     // The inputs are those of the failed up: only the host's file differs from what the config step wrote.
     const changed = preview.operations.filter((op) => op.op !== "same").map((op) => [op.name, op.op]);
     expect(changed).toEqual([
-      [`${worker}-config`, "update"],
-      [`${worker}-restart`, "update"],
-      [`${worker}-verify`, "update"],
+      [`${lab.worker}-config`, "update"],
+      [`${lab.worker}-restart`, "update"],
+      [`${lab.worker}-verify`, "update"],
     ]);
   });
 
   it("converges once the change is dropped", async () => {
     const result = expectOk(await lab.up());
-    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["config:create", "restart:update", "verify:create"]);
     expect(await lab.onWorker("grep -c /dev/null /etc/containerd/config.toml || true")).toBe("0\n");
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
   });

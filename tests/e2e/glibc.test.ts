@@ -8,25 +8,18 @@
  * at all) installs, and with the mirror's runc and CNI plugins, static as upstream's are, the worker converges:
  * containerd enabled and running under the component's unit, verified over CRI, runc starting a container.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PATHS } from "../../components/catalog";
 import { manifestFile } from "../../components/hostDrift";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 import { DeploymentResult } from "./driver";
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1, boot: () => ({ suite: "bullseye" }), staticBuilds: true });
-  worker = lab.workers[0]?.name ?? "";
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1, boot: () => ({ suite: "bullseye" }), staticBuilds: true });
 
 /** The error of one step, as the user sees it. */
 function stepError(result: DeploymentResult, step: string): string {
-  const error = result.errors.find((e) => e.includes(`containerd-worker: worker ${worker}, step ${step}:`));
+  const error = result.errors.find((e) => e.includes(`containerd-worker: worker ${lab.worker}, step ${step}:`));
   if (error === undefined) throw new Error(`no error for step ${step}: ${result.errors.join("\n")}`);
   return error;
 }
@@ -47,16 +40,16 @@ describe("issue 5.4: a containerd that cannot run on the worker's glibc", () => 
     expect(result.ok).toBe(false);
     expect(result.errors).toHaveLength(1);
     const error = stepError(result, "containerd");
-    expect(error).toContain(`${worker}-containerd`);
+    expect(error).toContain(`${lab.worker}-containerd`);
     expect(error).toContain(
-      `containerd-worker: worker ${worker}, step containerd: containerd from containerd-2.1.9-linux-amd64.tar.gz does not run on this worker:`,
+      `containerd-worker: worker ${lab.worker}, step containerd: containerd from containerd-2.1.9-linux-amd64.tar.gz does not run on this worker:`,
     );
     expect(error).toMatch(/version `GLIBC_2\.3\d' not found/);
     expect(error).toContain("set staticBuild to install its static release");
 
     expect(await lab.onWorker(LEFTOVERS)).toBe("");
     // Steps that need containerd never ran; the ones beside it, issued with it after ready, did.
-    const ran = stepsRun(result, worker);
+    const ran = stepsRun(result, lab.worker);
     expect(ran).toEqual(expect.arrayContaining(["ready:create", "containerd:create", "runc:create", "config:create"]));
     expect(ran.filter((step) => /^(unit|restart|verify):/.test(step))).toEqual([]);
     expect(await lab.onWorker(`test -s ${PATHS.containerdConfig} && echo written`)).toBe("written\n");
@@ -67,14 +60,14 @@ describe("issue 5.4: a containerd that cannot run on the worker's glibc", () => 
     const result = await lab.up();
     expect(result.ok).toBe(false);
     expect(stepError(result, "containerd")).toContain("set staticBuild to install its static release");
-    expect(stepsRun(result, worker)).toEqual(["containerd:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["containerd:create"]);
     expect(await lab.onWorker(LEFTOVERS)).toBe("");
   });
 
   it("converges with staticBuild: the static containerd runs under the unit and answers CRI", async () => {
     const result = expectOk(await lab.up({ staticBuild: true }));
-    expect(stepsRun(result, worker)).toEqual(["containerd:create", "unit:create", "verify:create"]);
-    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    expect(stepsRun(result, lab.worker)).toEqual(["containerd:create", "unit:create", "verify:create"]);
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
 
     // The static release, in place: no loader involved, and it runs on glibc 2.31.

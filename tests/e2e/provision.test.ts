@@ -3,19 +3,12 @@
  * repeat with the same inputs, a sandbox image change, and destroy. Every
  * assertion reads the worker itself.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { commandsRun } from "./driver";
-import { expectOk, INSTALLED_FILES, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { expectOk, INSTALLED_FILES, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1 });
 
 function field(text: string, name: string): string | undefined {
   return new RegExp(`^${name}:\\s*(\\S.*)$`, "m").exec(text)?.[1];
@@ -30,7 +23,7 @@ describe("a worker through the program's life cycle", () => {
     expect(await lab.onWorker("systemctl show -p NeedDaemonReload --value containerd")).toBe("no\n");
 
     const crictl = await lab.onWorker("crictl version");
-    const workerOutputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    const workerOutputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(workerOutputs?.runtimeVersionReported).toBe(field(crictl, "RuntimeVersion"));
     expect(workerOutputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
     expect(workerOutputs?.runtimeName).toBe(field(crictl, "RuntimeName"));
@@ -59,7 +52,7 @@ describe("a worker through the program's life cycle", () => {
   it("3. a new sandbox image: only config, restart and verify run, and the image is in effect", async () => {
     const pidBefore = await lab.onWorker("systemctl show -p MainPID --value containerd");
     const result = expectOk(await lab.up({ sandboxImage: "registry.k8s.io/pause:3.10" }));
-    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["config:create", "restart:update", "verify:create"]);
     expect(await lab.onWorker("systemctl is-active containerd")).toBe("active\n");
     expect(await lab.onWorker("systemctl is-enabled containerd")).toBe("enabled\n");
     expect(await lab.onWorker("systemctl show -p MainPID --value containerd")).not.toBe(pidBefore);

@@ -8,7 +8,8 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeploymentResult } from "./driver";
-import { expectOk, Lab, startLab, stepsRun } from "./lab";
+import { expectOk, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 import { buildImage, Registry, RegistryRequest, startRegistry } from "./mirror";
 import { HOST_ADDRESS } from "./sandbox/worker";
 
@@ -25,20 +26,15 @@ function selfSignedPem(): string {
   return execFileSync("openssl", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-let lab: Lab;
+const lab = useLab({ workers: 1, firstUp: true });
 let registry: Registry;
-let worker: string;
 let changed: Record<string, unknown>;
 beforeAll(async () => {
   changed = { headers: { "X-E2E-Mirror": ["second", "try"] }, caPem: selfSignedPem() };
-  lab = await startLab({ workers: 1 });
   registry = await startRegistry({ host: HOST_ADDRESS, images: [IMAGE] });
-  worker = lab.workers[0]?.name ?? "";
-  expectOk(await lab.up());
 });
 afterAll(async () => {
   await registry?.stop();
-  await lab?.stop();
 });
 
 /** The stack config value: one mirror (the e2e registry) for REGISTRY, with `settings` on it. */
@@ -82,7 +78,7 @@ describe("5.1 registry mirrors through hosts.toml", () => {
   it("a mirror runs only the registries step (and verify) and containerd pulls through it, unrestarted", async () => {
     const before = await runtimeState();
     const result = expectOk(await lab.up(registries()));
-    expect(stepsRun(result, worker)).toEqual(["registries:create", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["registries:create", "verify:create"]);
     expect(await runtimeState()).toBe(before);
     expect(await lab.onWorker(`cat ${HOSTS_TOML}`)).toBe(
       `[host."${registry.url}"]\ncapabilities = [ "pull", "resolve" ]\n`,
@@ -107,7 +103,7 @@ describe("5.1 registry mirrors through hosts.toml", () => {
   it("a header and a CA change only the registry files: no restart, config.toml untouched, the header arrives on the next pull", async () => {
     const before = await runtimeState();
     const result = expectOk(await lab.up(registries(changed)));
-    expect(stepsRun(result, worker)).toEqual(["registries:create", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["registries:create", "verify:create"]);
     expect(await runtimeState()).toBe(before);
     const caFile = `/etc/containerd/certs.d/${REGISTRY}/ca-0.crt`;
     expect(await lab.onWorker(`cat ${caFile}`)).toBe(changed.caPem);
@@ -129,7 +125,7 @@ describe("5.1 registry mirrors through hosts.toml", () => {
 
     const before = await runtimeState();
     const result = expectOk(await lab.up(registries(settings)));
-    expect(stepsRun(result, worker)).toEqual(["registries:create", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["registries:create", "verify:create"]);
     expect(await lab.onWorker(`cat ${HOSTS_TOML}`)).toBe(rendered);
     expect(await runtimeState()).toBe(before);
     expect(driftWarnings(expectOk(await lab.preview(registries(settings))))).toEqual([]);
@@ -141,7 +137,7 @@ describe("5.1 registry mirrors through hosts.toml", () => {
     );
     const before = await runtimeState();
     const result = expectOk(await lab.up());
-    expect(stepsRun(result, worker)).toEqual(["registries:create", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["registries:create", "verify:create"]);
     expect(await runtimeState()).toBe(before);
     expect(await lab.onWorker(`test -e /etc/containerd/certs.d/${REGISTRY} && echo present || echo gone`)).toBe(
       "gone\n",

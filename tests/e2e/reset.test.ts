@@ -4,20 +4,13 @@
  * removes every file the component wrote, and keeps the state directories unless
  * `purgeStateOnDestroy` asks for them to go. Every assertion reads the worker itself.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../../components/options";
 import { planWorker } from "../../components/workerPlan";
-import { expectOk, INSTALLED_FILES, Lab, startLab, stepsRun } from "./lab";
+import { expectOk, INSTALLED_FILES, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1 });
 
 /** containerd's proxy, so that the unit has a drop-in for destroy to remove. */
 const PROXY = { httpProxy: "http://proxy.internal:3128" };
@@ -142,8 +135,8 @@ describe("destroy stops every container first and uninstalls the runtime complet
   it("2. setting purgeStateOnDestroy runs nothing on the worker", async () => {
     expectOk(await lab.up(PROXY));
     const result = expectOk(await lab.up({ ...PROXY, purgeStateOnDestroy: true }));
-    expect(stepsRun(result, worker)).toEqual([]);
-    expect(result.operations.find((op) => op.name === `${worker}-reset`)?.op).toBe("update");
+    expect(stepsRun(result, lab.worker)).toEqual([]);
+    expect(result.operations.find((op) => op.name === `${lab.worker}-reset`)?.op).toBe("update");
   });
 
   it("3. purge, with containerd already stopped by hand: containers forced, state directories gone, the user's files kept", async () => {
@@ -174,7 +167,9 @@ describe("destroy stops every container first and uninstalls the runtime complet
   });
 
   it("4. the reset step's delete run again on the bare host converges", async () => {
-    const reset = planWorker(worker, resolveOptions({ purgeStateOnDestroy: true })).steps.find((s) => s.id === "reset");
+    const reset = planWorker(lab.worker, resolveOptions({ purgeStateOnDestroy: true })).steps.find(
+      (s) => s.id === "reset",
+    );
     const host = lab.workers[0];
     if (!host || !reset?.delete) throw new Error("no worker or no reset delete");
     const again = await host.ssh(reset.delete);

@@ -5,20 +5,13 @@
  * CRI answer show; a key in the wrong place fails before anything connects;
  * removing the settings takes them out again.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ContainerdSettings } from "../../components";
 import { commandsRun } from "./driver";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1 });
 
 const settings = (value: ContainerdSettings) => ({ containerdSettings: JSON.stringify(value) });
 
@@ -58,7 +51,7 @@ describe("5.7 extra containerd settings", () => {
         ...settings({ maxContainerLogLineSize: 65536 }),
       }),
     );
-    expect(stepsRun(result, worker)).toContain("verify:create");
+    expect(stepsRun(result, lab.worker)).toContain("verify:create");
     expect(await lab.onWorker("grep '^version' /etc/containerd/config.toml")).toBe("version = 2\n");
     expect(await dumpTable('[plugins."io.containerd.grpc.v1.cri"]')).toContain("max_container_log_line_size = 65536");
     // The CRI plugin's own view of its config (the field's JSON name is maxContainerLogSize).
@@ -67,7 +60,12 @@ describe("5.7 extra containerd settings", () => {
 
   it("2.1.9 (config version 3): snapshotter, log line size, an extra runtime and a raw key, all in effect", async () => {
     const result = expectOk(await lab.up(settings(SETTINGS_2X)));
-    expect(stepsRun(result, worker)).toEqual(["config:create", "containerd:create", "restart:update", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual([
+      "config:create",
+      "containerd:create",
+      "restart:update",
+      "verify:create",
+    ]);
     expect(await lab.onWorker("grep '^version' /etc/containerd/config.toml")).toBe("version = 3\n");
 
     // The merged config containerd runs with, table by table.
@@ -110,7 +108,7 @@ describe("5.7 extra containerd settings", () => {
     for (const result of [await lab.preview(wrong), await lab.up(wrong)]) {
       expect(result.ok).toBe(false);
       expect(result.error).toContain(
-        `ContainerdWorker ${worker}: invalid containerdSettings.extraConfig.plugins."io.containerd.grpc.v1.cri".containerd.snapshotter: ` +
+        `ContainerdWorker ${lab.worker}: invalid containerdSettings.extraConfig.plugins."io.containerd.grpc.v1.cri".containerd.snapshotter: ` +
           `containerd 2.1 (config version 3) has no such key; it lives at plugins."io.containerd.cri.v1.images".snapshotter`,
       );
       expect(commandsRun(result)).toEqual([]);
@@ -120,7 +118,7 @@ describe("5.7 extra containerd settings", () => {
 
   it("without the settings, only config, restart and verify run, and containerd is back to its defaults", async () => {
     const result = expectOk(await lab.up());
-    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["config:create", "restart:update", "verify:create"]);
     expect(await dumpTable("[plugins.'io.containerd.cri.v1.images']")).toContain("snapshotter = 'overlayfs'");
     expect(await lab.onWorker("/usr/local/bin/containerd config dump")).not.toContain("runc-debug");
     const handlers = ((await criInfo()).runtimeHandlers as { name: string }[] | undefined)?.map((h) => h.name);

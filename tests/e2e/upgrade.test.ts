@@ -3,18 +3,11 @@
  * the program, with a container started by `ctr run` that must live through
  * a config-change restart and the upgrade: the shim, not containerd, is its parent.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab, stepsRun } from "./lab";
+import { describe, expect, it } from "vitest";
+import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-let worker: string;
-beforeAll(async () => {
-  lab = await startLab({ workers: 1 });
-  worker = lab.workers[0]?.name ?? "";
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 1 });
 
 const CONTAINER = "survivor";
 
@@ -28,7 +21,7 @@ async function task(): Promise<{ pid: string; status: string }> {
 describe("upgrade from containerd 1.7 to 2.1 with a running container", () => {
   it("provisions containerd 1.7.24 with a config version 2", async () => {
     const result = expectOk(await lab.up({ containerdVersion: MIRROR_VERSIONS.containerdOld }));
-    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerdOld);
     expect(await lab.onWorker("grep '^version' /etc/containerd/config.toml")).toBe("version = 2\n");
     expect(await lab.onWorker("/usr/local/bin/containerd config dump")).toMatch(/^\s*SystemdCgroup = true$/m);
@@ -51,7 +44,7 @@ describe("upgrade from containerd 1.7 to 2.1 with a running container", () => {
     const result = expectOk(
       await lab.up({ containerdVersion: MIRROR_VERSIONS.containerdOld, sandboxImage: "registry.k8s.io/pause:3.10" }),
     );
-    expect(stepsRun(result, worker)).toEqual(["config:create", "restart:update", "verify:create"]);
+    expect(stepsRun(result, lab.worker)).toEqual(["config:create", "restart:update", "verify:create"]);
     expect(await lab.onWorker("systemctl show -p MainPID --value containerd")).not.toBe(mainPid);
     expect(await task()).toEqual(before);
     expect(await lab.onWorker(`kill -0 ${before.pid} && echo alive`)).toBe("alive\n");
@@ -60,8 +53,13 @@ describe("upgrade from containerd 1.7 to 2.1 with a running container", () => {
   it("4 + 10b. upgrades to 2.1.9: binaries replaced, config re-rendered, runtime verified, container alive", async () => {
     const before = await task();
     const result = expectOk(await lab.up({ sandboxImage: "registry.k8s.io/pause:3.10" }));
-    expect(stepsRun(result, worker)).toEqual(["config:create", "containerd:create", "restart:update", "verify:create"]);
-    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[worker];
+    expect(stepsRun(result, lab.worker)).toEqual([
+      "config:create",
+      "containerd:create",
+      "restart:update",
+      "verify:create",
+    ]);
+    const outputs = (result.outputs.workers as Record<string, Record<string, string>>)[lab.worker];
     expect(outputs?.runtimeVersion).toBe(MIRROR_VERSIONS.containerd);
     expect(await lab.onWorker("/usr/local/bin/containerd --version")).toContain(MIRROR_VERSIONS.containerd);
     expect(await lab.onWorker("grep '^version' /etc/containerd/config.toml")).toBe("version = 3\n");

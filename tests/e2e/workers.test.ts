@@ -2,17 +2,12 @@
  * 9. Three workers at once, in parallel, each verified on its own CRI; then a change rolled out first-then-rest:
  * the first worker alone, then the other two together.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeploymentResult } from "./driver";
-import { expectOk, Lab, MIRROR_VERSIONS, startLab } from "./lab";
+import { expectOk, MIRROR_VERSIONS } from "./lab";
+import { useLab } from "./fixture";
 
-let lab: Lab;
-beforeAll(async () => {
-  lab = await startLab({ workers: 3 });
-});
-afterAll(async () => {
-  await lab?.stop();
-});
+const lab = useLab({ workers: 3 });
 
 /** When a worker's steps ran: from its first start to its last end. */
 function span(result: DeploymentResult, worker: string): [number, number] {

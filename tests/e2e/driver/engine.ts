@@ -28,6 +28,14 @@ import type {
   StateResource,
 } from "./types";
 
+/**
+ * The @pulumi/command release whose provider rules this driver encodes (the sources above). package.json pins
+ * exactly this version, and tests/pulumiCommandPin.test.ts fails if node_modules holds another: a different
+ * provider would run under an emulator that no longer describes it. Moving to a new release means checking
+ * these rules against its sources first, then changing the pin and this constant together.
+ */
+export const PULUMI_COMMAND_VERSION = "1.2.1";
+
 export const SIG_KEY = "4dabf18193072939515e22adb298388d";
 export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

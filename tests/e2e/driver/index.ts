@@ -17,6 +17,7 @@ import type { ChildArgs, ChildMessage, DeploymentOptions, DeploymentResult, Oper
 
 export * from "./types";
 export { runRemoteCommand, dialWithRetry, RemoteCommandError, goQuote } from "./ssh";
+export { PULUMI_COMMAND_VERSION } from "./engine";
 export type { ConnectionInputs, ProxyConnectionInputs, CommandResult } from "./ssh";
 
 const DRIVER_DIR = __dirname;
