@@ -227,7 +227,12 @@ interface Deployed {
 
 const workersCpuMs = (workers: Worker[]): number => workers.reduce((sum, worker) => sum + worker.cpuTimeMs(), 0);
 
-async function deploy(bench: Bench, workers: Worker[], stateFile: string): Promise<Deployed> {
+async function deploy(
+  bench: Bench,
+  workers: Worker[],
+  stateFile: string,
+  overrides: Record<string, ConfigValue> = {},
+): Promise<Deployed> {
   const before = bench.mirror.requests.length;
   const cpuBefore = cpuTimes().busyMs;
   const workerCpuBefore = workersCpuMs(workers);
@@ -237,7 +242,7 @@ async function deploy(bench: Bench, workers: Worker[], stateFile: string): Promi
     project: PROJECT,
     stack: "bench",
     stateFile,
-    config: stackConfig(bench, workers),
+    config: { ...stackConfig(bench, workers), ...overrides },
     timeoutMs: 300_000,
   });
   const endedAt = Date.now();
@@ -512,6 +517,79 @@ export async function multiCold(bench: Bench, count: number, cpus?: CpuModel): P
       cpus,
     );
   } finally {
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+export interface FleetRun {
+  contention: Contention;
+  workers: number;
+  viaBastion: boolean;
+  wallMs: number;
+  /** First command start to last command end. */
+  spanMs: number;
+  /** Handshakes the driver completed (a command through the bastion makes two). */
+  sshConnections: number;
+  /** Dial attempts that failed and were retried (attempts minus completed handshakes). */
+  failedDials: number;
+  /** Drops the bastion's sshd logged past MaxStartups (at its default LogLevel, the first of each burst only). */
+  loggedDrops: number;
+}
+
+/**
+ * Part 5: one `up` for `count` freshly booted workers, directly or through one more fresh worker as the
+ * bastion, whose sshd runs as the image ships it (OpenSSH's defaults: MaxStartups 10:30:100, MaxSessions
+ * 10). Behind the bastion the workers take logins from it alone.
+ */
+export async function fleetCold(bench: Bench, count: number, viaBastion: boolean): Promise<FleetRun> {
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "containerd-worker-bench-"));
+  const booted: Worker[] = [];
+  const boot = async (options: Parameters<typeof bootWorker>[0]): Promise<Worker> => {
+    const worker = await bootWorker({ log: bench.log, ...options });
+    booted.push(worker);
+    bench.live.add(worker);
+    return worker;
+  };
+  try {
+    const bastion = viaBastion ? await boot({}) : undefined;
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, () => boot(bastion ? { sshOnlyFrom: bastion.host } : {})),
+    );
+    const failedBoot = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failedBoot) throw failedBoot.reason instanceof Error ? failedBoot.reason : new Error(String(failedBoot.reason));
+    const workers = booted.filter((worker) => worker !== bastion);
+    const load = await settleMachine(bench.quietBudget);
+    const since = bastion ? (await bastion.exec("date '+%Y-%m-%d %H:%M:%S'")).stdout.trim() : "";
+    const cold = await deploy(
+      bench,
+      workers,
+      path.join(stateDir, "state.json"),
+      bastion ? { bastion: `${bastion.user}@${bastion.host}` } : {},
+    );
+    if (!cold.result.ok) throw failed(`cold up of ${count} workers${bastion ? " through a bastion" : ""}`, cold.result);
+    checkOutputs(cold.result, workers);
+    let loggedDrops = 0;
+    if (bastion) {
+      await sleep(300);
+      const drops = await bastion.exec(
+        `journalctl -u ssh.service -o cat --no-pager --since '${since}' | grep -ci 'drop connection.*maxstartups' || true`,
+      );
+      loggedDrops = Number(drops.stdout.trim()) || 0;
+    }
+    const ops = scripts(cold.result);
+    return {
+      contention: load,
+      workers: count,
+      viaBastion,
+      wallMs: cold.wallMs,
+      spanMs: Math.max(...ops.map((op) => op.endedAt)) - Math.min(...ops.map((op) => op.startedAt)),
+      sshConnections: cold.result.sshConnections,
+      failedDials: cold.result.dialAttempts - cold.result.sshConnections,
+      loggedDrops,
+    };
+  } finally {
+    await Promise.all(booted.map((worker) => worker.stop()));
+    for (const worker of booted) bench.live.delete(worker);
     fs.rmSync(stateDir, { recursive: true, force: true });
   }
 }

@@ -7,9 +7,11 @@
  *   { workers, registrations, fromProcessStartMs, programMs, maxRssKb }
  *
  * `fromProcessStartMs` counts from the Node process's own start (its
- * performance time origin), so it includes loading Node, tsx, @pulumi/pulumi,
- * @pulumi/aws and the components; `programMs` starts just before index.ts is
- * imported. Run it in a fresh process per measurement:
+ * performance time origin), so it includes loading Node, tsx, @pulumi/pulumi
+ * and the components; `programMs` starts just before index.ts is imported
+ * (and with it the components and @pulumi/command; nothing here loads them
+ * before), and ends when every stack output has resolved, in this one
+ * process. Run it in a fresh process per measurement:
  *
  *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K]
  *
@@ -19,14 +21,18 @@
  */
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
-import * as remote from "@pulumi/command/remote";
+import type * as remoteModule from "@pulumi/command/remote";
 import { loadProgram } from "../tests/programStack";
 import { installMocks, settle, valueOf } from "../tests/pulumiMocks";
 
-/** N `worker-i=ubuntu@192.0.2.x` entries (TEST-NET-1 documentation addresses). */
+/**
+ * N `worker-i=ubuntu@198.18.x.y` entries: 198.18.0.0/15 is set aside for benchmarks (RFC 2544), room
+ * for a thousand workers and more. Nothing connects to them: the mocks run no command, and host drift
+ * detection is off.
+ */
 export function mockHosts(count: number): string[] {
-  if (count > 254) throw new Error("at most 254 hosts fit in 192.0.2.0/24");
-  return Array.from({ length: count }, (_, i) => `worker-${i}=ubuntu@192.0.2.${i + 1}`);
+  if (count > 250 * 256) throw new Error("at most 64000 hosts");
+  return Array.from({ length: count }, (_, i) => `worker-${i}=ubuntu@198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
 }
 
 export interface MockEvalReport {
@@ -34,17 +40,25 @@ export interface MockEvalReport {
   registrations: number;
   fromProcessStartMs: number;
   programMs: number;
+  /** CPU time (user + system) this process used over `programMs`: less swayed by other processes than wall time. */
+  programCpuMs: number;
   maxRssKb: number;
 }
 
+let programCpuStart = process.cpuUsage();
+const cpuSinceProgramStart = (): number => {
+  const used = process.cpuUsage(programCpuStart);
+  return (used.user + used.system) / 1000;
+};
+
 /** A component of `commands` remote commands that run `true`, each depending on the one before. */
 class BareWorker extends pulumi.ComponentResource {
-  readonly last: remote.Command;
+  readonly last: remoteModule.Command;
 
-  constructor(name: string, commands: number) {
+  constructor(remote: typeof remoteModule, name: string, commands: number) {
     super("containerd-worker:bench:BareWorker", name);
-    const connection = { host: "192.0.2.1", user: "ubuntu", privateKey: pulumi.secret("bench") };
-    let last: remote.Command | undefined;
+    const connection = { host: "198.18.0.1", user: "ubuntu", privateKey: pulumi.secret("bench") };
+    let last: remoteModule.Command | undefined;
     for (let i = 0; i < commands; i++) {
       last = new remote.Command(
         `${name}-${i}`,
@@ -60,7 +74,9 @@ class BareWorker extends pulumi.ComponentResource {
 
 async function bareBaseline(count: number, commands: number, programStart: number): Promise<MockEvalReport> {
   const run = installMocks();
-  const workers = Array.from({ length: count }, (_, i) => new BareWorker(`worker-${i}`, commands));
+  // Imported here, as index.ts imports it through the components: both sides count loading @pulumi/command.
+  const remote = await import("@pulumi/command/remote");
+  const workers = Array.from({ length: count }, (_, i) => new BareWorker(remote, `worker-${i}`, commands));
   await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
   const resolved = performance.now();
   return {
@@ -68,6 +84,7 @@ async function bareBaseline(count: number, commands: number, programStart: numbe
     registrations: run.registrations.length,
     fromProcessStartMs: resolved,
     programMs: resolved - programStart,
+    programCpuMs: cpuSinceProgramStart(),
     maxRssKb: process.resourceUsage().maxRSS,
   };
 }
@@ -79,6 +96,7 @@ async function main(): Promise<void> {
   // promise and per resource; `--no-source-maps` measures the program without that cost.
   if (process.argv.includes("--no-source-maps")) process.setSourceMapsEnabled(false);
   const programStart = performance.now();
+  programCpuStart = process.cpuUsage();
   const bare = process.argv.indexOf("--bare");
   if (bare !== -1) {
     const commands = Number(process.argv[bare + 1]);
@@ -106,6 +124,7 @@ async function main(): Promise<void> {
     registrations: run.registrations.length,
     fromProcessStartMs: resolved,
     programMs: resolved - programStart,
+    programCpuMs: cpuSinceProgramStart(),
     maxRssKb: process.resourceUsage().maxRSS,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -12,8 +12,11 @@
  *   3. three workers at once vs one;
  *   4. index.ts under Pulumi mocks for 1, 10 and 100 workers, each in a fresh process
  *      (no SSH, so no throttle).
+ *   5. 12 workers in one up against one, directly and through one bastion (bench/scale.ts);
+ *   6. the program's cost per worker under mocks, 100 and 1000 workers (bench/scale.ts).
  * Prints a table and writes bench/RESULTS.md. Every worker it boots is stopped
  * by its own PID. BENCH_RUNS sets the cold runs per side (default 5, at least 3).
+ * `npm run bench -- fleet` / `-- mocks` runs part 5 / part 6 alone and replaces only its section.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -43,6 +46,18 @@ import {
   STEP_DEPENDENCIES,
   StepTiming,
 } from "./harness";
+import {
+  FLEET_WORKERS,
+  FleetResults,
+  fleetSection,
+  measureFleet,
+  measureMockScale,
+  MockScaleResults,
+  mockScaleSection,
+  PART_NAMES,
+  PartName,
+  replaceSection,
+} from "./scale";
 import { formatRatio, markdownTable, median, ratio, runsInSeconds, seconds, textTable } from "./stats";
 
 const THROTTLED_BYTES_PER_SECOND = 20_000_000;
@@ -890,7 +905,7 @@ function markdownReport(r: Results): string {
       `The sandbox workers share this machine's CPUs, which separate machines would not; so part 3 is also run with every ` +
       `worker capped at ${MACHINE_CPUS} CPU (a CFS quota on its cgroup) in the one-worker and the ${MULTI_WORKERS}-worker runs alike, ` +
       `${MULTI_RUNS} runs of each per mirror setting: equal machines, with the driver outside the caps.`,
-    `4. **Under Pulumi mocks**: index.ts with config \`hosts\` of N \`worker-i=ubuntu@192.0.2.x\` entries, loaded as tests/programStack.ts does ` +
+    `4. **Under Pulumi mocks**: index.ts with config \`hosts\` of N \`worker-i=ubuntu@198.18.x.y\` entries, loaded as tests/programStack.ts does ` +
       "(the verify command's stdout mocked as a realistic `crictl version` answer), each in a fresh `node --import tsx` process (bench/mockEval.ts), " +
       `${MOCK_RUNS} runs per N; time from the process's start to every stack output resolved, and \`process.resourceUsage().maxRSS\`. No SSH, so no throttle. ` +
       `As the baseline, the same mocks and the same measurement for 100 bare components of K remote commands that run \`true\` ` +
@@ -954,7 +969,59 @@ function markdownReport(r: Results): string {
   ].join("\n");
 }
 
+/** Where a section's figures come from: when, and which tree. */
+function provenance(startedAt: Date, treeAtStart: string): string {
+  const treeAtEnd = treeState();
+  const tree = treeAtStart === treeAtEnd ? treeAtStart : `${treeAtStart} at the start; ${treeAtEnd} at the end`;
+  return `${startedAt.toISOString()}, ${tree}`;
+}
+
+/**
+ * `npm run bench -- fleet` or `npm run bench -- mocks` (or both): only those parts, each replacing its own
+ * section of RESULTS.md; the rest of the file stays as the last full run wrote it.
+ */
+async function runParts(parts: readonly PartName[]): Promise<void> {
+  const prettierOptions = (await prettier.resolveConfig(RESULTS_FILE)) ?? {};
+  const write = async (part: PartName, section: string): Promise<void> => {
+    const current = fs.existsSync(RESULTS_FILE)
+      ? fs.readFileSync(RESULTS_FILE, "utf8")
+      : "# ContainerdWorker benchmark\n";
+    const next = replaceSection(current, part, section);
+    fs.writeFileSync(RESULTS_FILE, await prettier.format(next, { ...prettierOptions, filepath: RESULTS_FILE }));
+    process.stdout.write(`${section}\n`);
+  };
+  if (parts.includes("mocks")) {
+    const tree = treeState();
+    log("part 6: the program's cost per worker under mocks, 100 and 1000 workers");
+    const results = await measureMockScale(undefined, log);
+    await write("mocks", mockScaleSection(results, provenance(results.startedAt, tree)));
+  }
+  if (parts.includes("fleet")) {
+    const tree = treeState();
+    log("starting the release mirror; the worker root and the release tree are built on first use");
+    const bench = await startBench(log);
+    const interrupt = (signal: NodeJS.Signals): void => {
+      log(`${signal}: stopping the workers this bench booted`);
+      void bench.stop().finally(() => process.exit(130));
+    };
+    process.on("SIGINT", interrupt);
+    process.on("SIGTERM", interrupt);
+    let results: FleetResults;
+    try {
+      log(`part 5: ${FLEET_WORKERS} workers in one up against one, directly and through one bastion`);
+      results = await measureFleet(bench);
+    } finally {
+      await bench.stop();
+    }
+    await write("fleet", fleetSection(results, provenance(results.startedAt, tree)));
+  }
+}
+
 async function main(): Promise<void> {
+  const parts = process.argv.slice(2);
+  const unknown = parts.filter((part) => !(PART_NAMES as readonly string[]).includes(part));
+  if (unknown.length > 0) throw new Error(`unknown bench part(s) ${unknown.join(", ")}: use ${PART_NAMES.join(", ")}`);
+  if (parts.length > 0) return runParts(parts as PartName[]);
   log("starting the release mirror; the worker root and the release tree are built on first use");
   const bench = await startBench(log);
   let stopping = false;
@@ -967,17 +1034,28 @@ async function main(): Promise<void> {
   process.on("SIGINT", interrupt);
   process.on("SIGTERM", interrupt);
   let results: Results;
+  let fleet: FleetResults;
+  let mockScale: MockScaleResults;
   try {
     results = await measure(bench);
+    log(`part 5: ${FLEET_WORKERS} workers in one up against one, directly and through one bastion`);
+    fleet = await measureFleet(bench);
+    log("part 6: the program's cost per worker under mocks, 100 and 1000 workers");
+    mockScale = await measureMockScale(bench, log);
   } finally {
     if (!stopping) await bench.stop();
   }
+  const here = `${results.treeAtStart === results.treeAtEnd ? results.treeAtStart : results.treeAtEnd}; part of the full run`;
+  const report = [
+    markdownReport(results),
+    fleetSection(fleet, `${fleet.startedAt.toISOString()}, ${here}`),
+    "",
+    mockScaleSection(mockScale, `${mockScale.startedAt.toISOString()}, ${here}`),
+    "",
+  ].join("\n");
   // Formatted as `npm run check` (prettier --check .) expects, with the project's Prettier config.
   const prettierOptions = (await prettier.resolveConfig(RESULTS_FILE)) ?? {};
-  fs.writeFileSync(
-    RESULTS_FILE,
-    await prettier.format(markdownReport(results), { ...prettierOptions, filepath: RESULTS_FILE }),
-  );
+  fs.writeFileSync(RESULTS_FILE, await prettier.format(report, { ...prettierOptions, filepath: RESULTS_FILE }));
   process.stdout.write(stdoutReport(results));
 }
 

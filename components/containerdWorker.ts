@@ -17,7 +17,7 @@ import { withDriftReadSlot } from "./driftReads";
 import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./hostDrift";
 import { checkHostKeys } from "./hostKey";
 import { ProbeConnection, runProbe } from "./hostReader";
-import { readyDialing } from "./readiness";
+import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "./readiness";
 import { parseReadyReport } from "./readyReport";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
 import { claimWorkerAddress, WorkerAddress } from "./workerAddresses";
@@ -38,7 +38,10 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * as a secret. A non-root user needs passwordless sudo. The `ready` step
    * dials with limits worked out from `readyTimeoutSeconds` instead of
    * `dialErrorLimit` and `perDialTimeout` (for the bastion too); the other
-   * steps run after it and use them as given.
+   * steps run after it and use them as given, except that a `proxy` without
+   * a `dialErrorLimit` gets `BASTION_DIAL_ERROR_LIMIT` (about a minute of
+   * redialing), so that a fleet's commands, one connection each, get
+   * through a bastion that drops connections past its `MaxStartups`.
    */
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /**
@@ -72,6 +75,16 @@ function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): C
   const { host: proxyHost, port: proxyPort, user: proxyUser } = proxy as command.types.input.remote.ProxyConnectionArgs;
   const bastion = hop(proxyHost, proxyPort, proxyUser);
   return bastion && { ...target, proxy: bastion };
+}
+
+/**
+ * The connection of the steps after `ready`: as given, but a bastion hop without a `dialErrorLimit` of
+ * its own gets one sized for a fleet's burst of connections (see `BASTION_DIAL_WAIT_SECONDS`).
+ */
+function fleetConnection<C extends { proxy?: { dialErrorLimit?: number } }>(connection: C): C {
+  const { proxy } = connection;
+  if (proxy === undefined || proxy === null || proxy.dialErrorLimit !== undefined) return connection;
+  return { ...connection, proxy: { ...proxy, dialErrorLimit: BASTION_DIAL_ERROR_LIMIT } };
 }
 
 /** The connection of the `ready` step: the readiness gate's dial limits on every hop. */
@@ -144,7 +157,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     // Values only known later (an instance's IP) are checked once they are.
     const connection = pulumi
       .output(args.connection)
-      .apply((value) => validated(() => (checkConnection(value), checkHostKeys(value), value)));
+      .apply((value) => validated(() => (checkConnection(value), checkHostKeys(value), fleetConnection(value))));
 
     // What only the worker can tell: with drift detection, each step's generation as read
     // from it; with `arch: "auto"`, the arch its ready step reports. Everything else about

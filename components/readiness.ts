@@ -48,14 +48,20 @@ export function dialRetryDelayMs(failure: number): number {
   return Math.min(DIAL_BACKOFF.firstDelayMs * DIAL_BACKOFF.factor ** (failure - 1), DIAL_BACKOFF.maxDelayMs);
 }
 
-/** The `ready` step's dial settings for a worker that must be reachable within `timeoutSeconds`. */
-export function readyDialing(timeoutSeconds: number): ReadyDialing {
+/** The fewest failed dials whose retry waits add up to `seconds`, and those waits in ms. */
+function retriesFor(seconds: number): { dialErrorLimit: number; waitedMs: number } {
   let dialErrorLimit = 0;
   let waitedMs = 0;
-  while (waitedMs < timeoutSeconds * 1000) {
+  while (waitedMs < seconds * 1000) {
     dialErrorLimit++;
     waitedMs += dialRetryDelayMs(dialErrorLimit);
   }
+  return { dialErrorLimit, waitedMs };
+}
+
+/** The `ready` step's dial settings for a worker that must be reachable within `timeoutSeconds`. */
+export function readyDialing(timeoutSeconds: number): ReadyDialing {
+  const { dialErrorLimit, waitedMs } = retriesFor(timeoutSeconds);
   const perDialTimeout = READY_PER_DIAL_TIMEOUT_SECONDS;
   return {
     dialErrorLimit,
@@ -63,3 +69,18 @@ export function readyDialing(timeoutSeconds: number): ReadyDialing {
     worstCaseSeconds: Math.ceil(waitedMs / 1000) + (dialErrorLimit + 1) * perDialTimeout + timeoutSeconds,
   };
 }
+
+/**
+ * How long the steps after `ready` keep redialing a bastion, when the connection's `proxy` sets no
+ * `dialErrorLimit` of its own. pulumi-command opens one SSH connection to the bastion per command, and
+ * after `ready` a worker starts eight at once: a fleet's share arrives at the bastion together, and an
+ * OpenSSH bastion with its defaults (`MaxStartups 10:30:100`) drops a growing share of them past ten
+ * unauthenticated connections. A dropped dial is retried on a fresh connection, after pulumi-command's
+ * growing waits; the default limit (10 failures, about 11 s of waits) runs out once a burst takes the
+ * bastion longer than that to work through. A minute of waits covers a few hundred commands queued on a
+ * small bastion; a bastion that is really gone was already caught by `ready`, which dials it first.
+ */
+export const BASTION_DIAL_WAIT_SECONDS = 60;
+
+/** The bastion hop's `dialErrorLimit` for the steps after `ready` (20: about 61 s of waits). */
+export const BASTION_DIAL_ERROR_LIMIT = retriesFor(BASTION_DIAL_WAIT_SECONDS).dialErrorLimit;

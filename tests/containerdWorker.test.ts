@@ -3,7 +3,7 @@ import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE, STEP_IDS } from "../components";
-import { readyDialing } from "../components/readiness";
+import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "../components/readiness";
 import { shellQuote } from "../components/shell";
 import { installMocks, isSecretValue, MockedRun, Registration, settle, valueOf } from "./pulumiMocks";
 
@@ -130,6 +130,32 @@ describe("ContainerdWorker resource graph", () => {
     });
     expect(connectionOf("runc")).toMatchObject({ perDialTimeout: 30, proxy: { dialErrorLimit: 2 } });
     expect(connectionOf("runc").dialErrorLimit).toBe(10); // the SDK's default, not the gate's
+  });
+
+  it("redials a bastion for about a minute on the steps after ready, unless the proxy sets its own limit", async () => {
+    const bastion = { host: "198.51.100.7", user: "jump", privateKey: pulumi.secret(PRIVATE_KEY) };
+    const worker = new ContainerdWorker("fleet", {
+      connection: { ...connection("10.0.1.6"), proxy: bastion },
+      detectHostDrift: false,
+    });
+    await valueOf(worker.runtimeVersion);
+    await settle();
+    const connectionOf = (step: string) =>
+      (run.byName(`fleet-${step}`).inputs.connection as { value: Record<string, unknown> }).value;
+    for (const step of STEP_IDS.filter((id) => id !== "ready")) {
+      expect(connectionOf(step)).toMatchObject({
+        dialErrorLimit: 10,
+        proxy: { dialErrorLimit: BASTION_DIAL_ERROR_LIMIT },
+      });
+    }
+    expect(BASTION_DIAL_ERROR_LIMIT).toBe(20);
+    // Without a bastion nothing changes: the SDK's defaults.
+    const direct = await build("fleet-direct");
+    await settle();
+    const runc = (run.byName("fleet-direct-runc").inputs.connection as { value: Record<string, unknown> }).value;
+    expect(runc.proxy).toBeUndefined();
+    expect(runc.dialErrorLimit).toBe(10);
+    expect(direct).toBeDefined();
   });
 
   it("exposes what the worker's CRI answer says, plus the rendered settings", async () => {

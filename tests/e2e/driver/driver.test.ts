@@ -2,6 +2,7 @@
 //   npx vitest run --project e2e tests/e2e/driver
 
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -394,6 +395,33 @@ describe("driver: what reaches the command", () => {
     expectOk(r);
     expect(r.outputs.hop).toBe("via-bastion");
     expect(r.sshConnections).toBe(2);
+  });
+
+  it("through a proxy, a target that closes before the handshake uses up the limit on the dead channel", async () => {
+    // What an sshd past MaxStartups does: accept, then close. x/crypto/ssh retries the handshake on the same
+    // (closed) conn, so every retry fails at once and the error comes after the limit, not a hang.
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const dir = workdir();
+      const viaProxy: Conn = {
+        host: "127.0.0.1",
+        port,
+        privateKey: sshd.privateKey,
+        dialErrorLimit: 2,
+        proxy: { host: sshd.host, port: sshd.port, privateKey: sshd.privateKey },
+      };
+      const started = Date.now();
+      const r = await up(dir, [{ name: "dropped", create: "true", conn: viaProxy }]);
+      expect(r.ok).toBe(false);
+      expect(r.error).toContain("proxy: after 2 failed attempts: ssh: handshake failed: EOF");
+      // One TCP connection through the bastion: the retries never open another (Go's waits: 100 + 150 ms).
+      expect(r.dialAttempts).toBe(1 + 3);
+      expect(Date.now() - started).toBeLessThan(20_000);
+    } finally {
+      server.close();
+    }
   });
 });
 

@@ -455,13 +455,23 @@ export async function dial(
       onLog,
     ).catch(wrap);
     // Then the SSH handshake over that channel (Go retries NewClientConn on the same net.Conn too, so a
-    // failed handshake cannot succeed on retry there either).
+    // failed handshake cannot succeed on retry there either). x/crypto/ssh closes the conn when a handshake
+    // fails, so each retry fails at once (after the retry's wait) and the limit runs out: the same here,
+    // where ssh2 would otherwise wait forever for a server on a channel that is already gone.
+    let streamClosed = false;
     const client = await dialWithRetry(
       "Dial",
       target.dialErrorLimit,
-      () => {
+      async () => {
         stats.dialAttempts++;
-        return sshHandshake(stream, target, stats);
+        if (streamClosed) throw new Error("ssh: handshake failed: EOF");
+        try {
+          return await sshHandshake(stream, target, stats);
+        } catch (e) {
+          streamClosed = true;
+          stream.destroy();
+          throw e;
+        }
       },
       onLog,
     ).catch(wrap);
