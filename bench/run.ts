@@ -16,7 +16,7 @@
  *   6. the program's cost per worker under mocks, 100 and 1000 workers (bench/scale.ts).
  * Prints a table and writes bench/RESULTS.md. Every worker it boots is stopped
  * by its own PID. BENCH_RUNS sets the cold runs per side (default 5, at least 3).
- * `npm run bench -- fleet` / `-- mocks` runs part 5 / part 6 alone and replaces only its section.
+ * `npm run bench -- core` / `-- fleet` / `-- mocks` runs parts 1-4 / part 5 / part 6 alone and replaces only their section.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -57,6 +57,7 @@ import {
   PART_NAMES,
   PartName,
   replaceSection,
+  sectionMarkers,
 } from "./scale";
 import { formatRatio, markdownTable, median, ratio, runsInSeconds, seconds, textTable } from "./stats";
 
@@ -990,6 +991,22 @@ async function runParts(parts: readonly PartName[]): Promise<void> {
     fs.writeFileSync(RESULTS_FILE, await prettier.format(next, { ...prettierOptions, filepath: RESULTS_FILE }));
     process.stdout.write(`${section}\n`);
   };
+  if (parts.includes("core")) {
+    log("starting the release mirror; the worker root and the release tree are built on first use");
+    const bench = await startBench(log);
+    let results: Results;
+    try {
+      results = await measure(bench);
+    } finally {
+      await bench.stop();
+    }
+    // Parts 1 to 4 are everything before part 5's section.
+    const current = fs.existsSync(RESULTS_FILE) ? fs.readFileSync(RESULTS_FILE, "utf8") : "";
+    const rest = current.indexOf(sectionMarkers("fleet").start);
+    const next = `${markdownReport(results)}\n${rest === -1 ? "" : current.slice(rest)}`;
+    fs.writeFileSync(RESULTS_FILE, await prettier.format(next, { ...prettierOptions, filepath: RESULTS_FILE }));
+    process.stdout.write(stdoutReport(results));
+  }
   if (parts.includes("mocks")) {
     const tree = treeState();
     log("part 6: the program's cost per worker under mocks, 100 and 1000 workers");

@@ -14,8 +14,9 @@ import { STEP_IDS } from "../components/steps";
 import { Bench, Contention, fleetCold, FleetRun, mockEval, MockRun, settleMachine } from "./harness";
 import { formatRatio, markdownTable, median, ratio, seconds } from "./stats";
 
-export type PartName = "fleet" | "mocks";
-export const PART_NAMES: readonly PartName[] = ["fleet", "mocks"];
+/** `core` is parts 1 to 4 (provision, repeat apply, three workers, mocks), which come first in the results file. */
+export type PartName = "core" | "fleet" | "mocks";
+export const PART_NAMES: readonly PartName[] = ["core", "fleet", "mocks"];
 
 export const FLEET_WORKERS = 12;
 const FLEET_RUNS = Math.max(1, Number(process.env.BENCH_FLEET_RUNS ?? 3) || 3);
