@@ -244,27 +244,20 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
   const growth = ratio(per1000, per100);
   const bareGrowth = ratio(program(r.bare1000) / 1000, program(r.bare100) / 100);
   const peak = Math.max(...r.component1000.map((m) => m.maxRssKb));
+  /** A row of a measured program time: its median and every run. */
+  const measured = (figure: string, list: MockRun[]): string[] => [
+    figure,
+    seconds(program(list)),
+    runs(
+      list.map((m) => m.programMs),
+      s2,
+    ),
+    "",
+    "",
+  ];
   const rows: string[][] = [
-    [
-      "100 workers: index.ts import → every output resolved",
-      seconds(program(r.component100)),
-      runs(
-        r.component100.map((m) => m.programMs),
-        s2,
-      ),
-      "",
-      "",
-    ],
-    [
-      `100 bare components of ${BARE_AS_MANY} commands: import → every output resolved`,
-      seconds(program(r.bare100)),
-      runs(
-        r.bare100.map((m) => m.programMs),
-        s2,
-      ),
-      "",
-      "",
-    ],
+    measured("100 workers: index.ts import → every output resolved", r.component100),
+    measured(`100 bare components of ${BARE_AS_MANY} commands: import → every output resolved`, r.bare100),
     [
       "100 workers against 100 bare components",
       formatRatio(againstBare),
@@ -272,26 +265,8 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
       `≤ ${SCALE_GOALS.againstBare}×`,
       verdict(againstBare <= SCALE_GOALS.againstBare),
     ],
-    [
-      "1000 workers: index.ts import → every output resolved",
-      seconds(program(r.component1000)),
-      runs(
-        r.component1000.map((m) => m.programMs),
-        s2,
-      ),
-      "",
-      "",
-    ],
-    [
-      `1000 bare components of ${BARE_AS_MANY} commands: import → every output resolved`,
-      seconds(program(r.bare1000)),
-      runs(
-        r.bare1000.map((m) => m.programMs),
-        s2,
-      ),
-      "",
-      "",
-    ],
+    measured("1000 workers: index.ts import → every output resolved", r.component1000),
+    measured(`1000 bare components of ${BARE_AS_MANY} commands: import → every output resolved`, r.bare1000),
     ["time per worker at 100", `${per100.toFixed(1)} ms`, "", "", ""],
     ["time per worker at 1000", `${per1000.toFixed(1)} ms`, "", "", ""],
     [

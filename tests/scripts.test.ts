@@ -447,12 +447,9 @@ describe("adoption: a worker's own files are kept aside before the first overwri
     expect(fs.existsSync(at(ADOPTED_DIR))).toBe(false);
   });
 
-  it("an install step adopts the operator's binary before installing over it and puts it back on uninstall", () => {
-    // A release of runc 1.2.3 served from a directory, as a mirror would: the script downloads it with curl.
-    // The URLs relative to the base, which the step reads from standard input.
-    const artifact = artifactFor("runc", "1.2.3", "amd64", "");
-    const download = `file://${root}/mirror\nfile://${root}/mirror\n`;
-    const release = path.join(root, "mirror", "opencontainers/runc/releases/download/v1.2.3");
+  /** A release of runc 1.2.3 with its checksum file, in `dir` below the scratch root as a mirror serves it. */
+  const serveRunc = (dir: string): string => {
+    const release = path.join(root, dir, "opencontainers/runc/releases/download/v1.2.3");
     fs.mkdirSync(release, { recursive: true });
     const runc = '#!/bin/sh\necho "runc version 1.2.3"\n';
     fs.writeFileSync(path.join(release, "runc.amd64"), runc);
@@ -460,6 +457,15 @@ describe("adoption: a worker's own files are kept aside before the first overwri
       " ",
     )[0];
     fs.writeFileSync(path.join(release, "runc.sha256sum"), `${digest}  runc.amd64\n`);
+    return runc;
+  };
+
+  it("an install step adopts the operator's binary before installing over it and puts it back on uninstall", () => {
+    // A release of runc 1.2.3 served from a directory, as a mirror would: the script downloads it with curl.
+    // The URLs relative to the base, which the step reads from standard input.
+    const artifact = artifactFor("runc", "1.2.3", "amd64", "");
+    const download = `file://${root}/mirror\nfile://${root}/mirror\n`;
+    const runc = serveRunc("mirror");
     const label = { worker: "worker-0", step: "runc" };
     const operator = handMade(PATHS.runcBinary, '#!/bin/sh\necho "runc version 1.1.0"\n', 0o750);
 
@@ -481,14 +487,7 @@ describe("adoption: a worker's own files are kept aside before the first overwri
   it("an install step fetches a base URL with [ ] in it as it is, not as a range of URLs", () => {
     const artifact = artifactFor("runc", "1.2.3", "amd64", "");
     const base = `file://${root}/mirror[1]`;
-    const release = path.join(root, "mirror[1]", "opencontainers/runc/releases/download/v1.2.3");
-    fs.mkdirSync(release, { recursive: true });
-    const runc = '#!/bin/sh\necho "runc version 1.2.3"\n';
-    fs.writeFileSync(path.join(release, "runc.amd64"), runc);
-    const digest = spawnSync("sha256sum", [path.join(release, "runc.amd64")], { encoding: "utf8" }).stdout.split(
-      " ",
-    )[0];
-    fs.writeFileSync(path.join(release, "runc.sha256sum"), `${digest}  runc.amd64\n`);
+    const runc = serveRunc("mirror[1]");
     ok(installScript({ worker: "worker-0", step: "runc" }, artifact), `${base}\n${base}\n`);
     expect(fs.readFileSync(at(PATHS.runcBinary), "utf8")).toBe(runc);
   });
