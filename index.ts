@@ -5,8 +5,9 @@
  */
 import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ContainerdWorker, InvalidInputError, setDriftReadConcurrency } from "./components";
-import { Ec2Workers, ec2WorkerName, instanceArch, readStackConfig } from "./components/stackConfig";
+import { ContainerdWorker, setDriftReadConcurrency } from "./components";
+import { InvalidInputError } from "./components/inputs/errors";
+import { Ec2Workers, ec2WorkerName, instanceArch, readStackConfig } from "./program/stackConfig";
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */
 const CANONICAL_OWNER_ID = "099720109477";

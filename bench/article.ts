@@ -13,7 +13,7 @@
  * `@@mark <name> <epoch seconds>` lines on stdout split the run into the
  * article's steps; a `date` call costs about a millisecond.
  */
-import { renderContainerdUnit } from "../components/containerdUnit";
+import { renderContainerdUnit } from "../components/render/containerdUnit";
 
 export interface ArticleVersions {
   containerd: string;

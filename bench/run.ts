@@ -23,7 +23,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as prettier from "prettier";
-import { StepId, STEP_IDS } from "../components/steps";
+import { StepId, STEP_IDS } from "../components/catalog/stepIds";
 import { MIRROR_VERSIONS } from "../tests/e2e/lab";
 import {
   ArticleRun,

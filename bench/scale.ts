@@ -10,7 +10,7 @@
  * it; a run of one part replaces that section and leaves the rest of the file as it was.
  */
 import * as os from "node:os";
-import { STEP_IDS } from "../components/steps";
+import { STEP_IDS } from "../components/catalog/stepIds";
 import { Bench, Contention, fleetCold, FleetRun, mockEval, MockRun, settleMachine } from "./harness";
 import { formatRatio, markdownTable, median, ratio, seconds } from "./stats";
 

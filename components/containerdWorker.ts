@@ -1,28 +1,28 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as remote from "@pulumi/command/remote";
-import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog";
-import { parseRuntimeReport, RuntimeReport } from "./criAnswer";
+import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog/catalog";
+import { parseRuntimeReport, RuntimeReport } from "./worker/runtimeReport";
 import {
   checkConnection,
   checkNoControlCharacters,
   ConnectionFacts,
-  InvalidInputError,
   resolveOptions,
   SECRET_CAPABLE_INPUTS,
   WorkerOptions,
-  WorkerOptionsInput,
-} from "./options";
-import { withDriftReadSlot } from "./driftReads";
-import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./hostDrift";
-import { checkHostKeys } from "./hostKey";
-import { ProbeConnection, runProbe } from "./hostReader";
-import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "./readiness";
-import { parseReadyReport } from "./readyReport";
-import { DriftingStep, DRIFTING_STEPS, StepId } from "./steps";
-import { claimWorkerAddress, WorkerAddress } from "./workerAddresses";
-import { planWorker, WorkerPlan } from "./workerPlan";
-import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./secretInputs";
+} from "./inputs/options";
+import { InvalidInputError } from "./inputs/errors";
+import { withDriftReadSlot } from "./wiring/driftReads";
+import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./drift/hostDrift";
+import { checkHostKeys } from "./drift/hostKey";
+import { ProbeConnection, runProbe } from "./drift/sshProbe";
+import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "./inputs/readiness";
+import { parseReadyReport } from "./worker/readyReport";
+import { DriftingStep, DRIFTING_STEPS, StepId } from "./catalog/stepIds";
+import { claimWorkerAddress, WorkerAddress } from "./wiring/workerAddresses";
+import { planWorker, WorkerPlan } from "./plan/workerPlan";
+import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./wiring/secretInputs";
+import { ContainerdWorkerArgs } from "./args/containerdWorkerArgs";
 
 type StepText = "create" | "update" | "delete" | "stdin";
 
@@ -30,36 +30,6 @@ type StepText = "create" | "update" | "delete" | "stdin";
 const NO_SECRET_INPUTS: ResolvedSecretInputs = { values: {} as ResolvedSecretInputs["values"], secret: [] };
 
 export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
-
-export interface ContainerdWorkerArgs extends WorkerOptionsInput {
-  /**
-   * How to reach the worker over SSH: `@pulumi/command`'s connection (host,
-   * port, user, privateKey, proxy for a bastion, dial limits). Pass the key
-   * as a secret. A non-root user needs passwordless sudo. The `ready` step
-   * dials with limits worked out from `readyTimeoutSeconds` instead of
-   * `dialErrorLimit` and `perDialTimeout` (for the bastion too); the other
-   * steps run after it and use them as given, except that a `proxy` without
-   * a `dialErrorLimit` gets `BASTION_DIAL_ERROR_LIMIT` (about a minute of
-   * redialing), so that a fleet's commands, one connection each, get
-   * through a bastion that drops connections past its `MaxStartups`.
-   */
-  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
-  /**
-   * Read the worker (one read-only SSH round trip) on every preview and up, so
-   * that what changed on it by hand shows as a change of the step that owns it
-   * and the next up restores it. Default `true`; `false` where the machine
-   * running Pulumi cannot reach the worker.
-   */
-  detectHostDrift?: boolean;
-  /**
-   * What this worker waits for before any of its steps runs, on every up and destroy alike: give it
-   * the worker before it to roll a change out one worker at a time. A worker is then touched only once
-   * the one before it has run the change and answered CRI with it, and a change that breaks containerd
-   * stops at the first worker it breaks (Pulumi starts no step after a failed one). A component counts
-   * with all its children. Default: nothing, every worker at once.
-   */
-  after?: pulumi.Resource[];
-}
 
 const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 

@@ -1,9 +1,9 @@
-export * from "./catalog";
-export { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE } from "./containerdWorker";
-export { DEFAULT_DRIFT_READ_CONCURRENCY, setDriftReadConcurrency } from "./driftReads";
-export { InvalidInputError, resolveOptions, WorkerOptions, WorkerOptionsInput } from "./options";
-export { RegistryCapability, RegistryHostsInput, RegistryMirrorInput } from "./registryHosts";
-export { planWorker, Step, WorkerPlan } from "./workerPlan";
-export { DRIFTING_STEPS, DriftingStep, INSTALL_STEP, StepId, STEP_IDS } from "./steps";
-export { parseRuntimeReport, RuntimeReport } from "./criAnswer";
-export { ContainerdSettings, RuntimeSettings, TomlTable } from "./containerdSettings";
+/**
+ * The library's public surface: the component, its argument types, and the program-wide bound on drift
+ * reads. Everything else is internal; tests reach it by its own path.
+ */
+export { ContainerdWorker } from "./containerdWorker";
+export type { ContainerdWorkerArgs, HttpProxyArgs, WorkerOptionsInput } from "./args/containerdWorkerArgs";
+export type { RegistryCapability, RegistryHostsInput, RegistryMirrorInput } from "./args/registryArgs";
+export type { ContainerdSettings, RuntimeSettings, TomlTable, TomlValue } from "./args/containerdSettingsArgs";
+export { DEFAULT_DRIFT_READ_CONCURRENCY, setDriftReadConcurrency } from "./wiring/driftReads";

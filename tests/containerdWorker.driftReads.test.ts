@@ -1,11 +1,12 @@
 /** The drift reads of many workers under one bound, with a fake probe that takes its time. */
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ContainerdWorker, DEFAULT_DRIFT_READ_CONCURRENCY, setDriftReadConcurrency } from "../components";
+import { ContainerdWorker } from "../components/containerdWorker";
+import { DEFAULT_DRIFT_READ_CONCURRENCY, setDriftReadConcurrency } from "../components/wiring/driftReads";
 import { installMocks, settle, valueOf } from "./pulumiMocks";
 
 const probe = vi.hoisted(() => ({ running: 0, peak: 0, reads: [] as string[], failing: new Set<string>() }));
-vi.mock("../components/hostReader", () => ({
+vi.mock("../components/drift/sshProbe", () => ({
   PROBE_TIMEOUT_MS: 20_000,
   runProbe: async (connection: { host: string }) => {
     probe.peak = Math.max(probe.peak, ++probe.running);

@@ -2,9 +2,11 @@ import * as crypto from "node:crypto";
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ContainerdWorker, ContainerdWorkerArgs, CONTAINERD_WORKER_TYPE, STEP_IDS } from "../components";
-import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "../components/readiness";
-import { shellQuote } from "../components/shell";
+import { ContainerdWorker, CONTAINERD_WORKER_TYPE } from "../components/containerdWorker";
+import { ContainerdWorkerArgs } from "../components/args/containerdWorkerArgs";
+import { STEP_IDS } from "../components/catalog/stepIds";
+import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "../components/inputs/readiness";
+import { shellQuote } from "../components/worker/shell";
 import { installMocks, isSecretValue, MockedRun, Registration, settle, valueOf } from "./pulumiMocks";
 
 // What a verify step prints on a worker running the article's containerd (its Step 5 output).

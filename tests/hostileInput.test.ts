@@ -25,20 +25,21 @@ import {
   Part,
   PARTS,
   PATHS,
-} from "../components/catalog";
-import { TomlTable } from "../components/containerdSettings";
+} from "../components/catalog/catalog";
+import { TomlTable } from "../components/args/containerdSettingsArgs";
 import {
   checkConnection,
   checkNoControlCharacters,
   ConnectionFacts,
-  InvalidInputError,
   resolveOptions,
   SecretCapableInput,
   urlForDisplay,
   WorkerOptions,
-  WorkerOptionsInput,
-} from "../components/options";
-import { FILE_MARKER, RegistryHostsInput, RegistryMirrorInput } from "../components/registryHosts";
+} from "../components/inputs/options";
+import { InvalidInputError } from "../components/inputs/errors";
+import { WorkerOptionsInput } from "../components/args/containerdWorkerArgs";
+import { FILE_MARKER } from "../components/render/registryHosts";
+import { RegistryHostsInput, RegistryMirrorInput } from "../components/args/registryArgs";
 import {
   assignments,
   rootCommand,
@@ -47,9 +48,9 @@ import {
   scriptDelimiter,
   scriptHeader,
   shellQuote,
-} from "../components/shell";
-import { INSTALL_STEP } from "../components/steps";
-import { planWorker, WorkerPlan } from "../components/workerPlan";
+} from "../components/worker/shell";
+import { INSTALL_STEP } from "../components/catalog/stepIds";
+import { planWorker, WorkerPlan } from "../components/plan/workerPlan";
 import { CONTROLS, hostile, withControl } from "./hostile/arbitraries";
 import { canRunFakeWorker, releaseChecksums, runFakeWorker } from "./hostile/fakeWorker";
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { utils } from "ssh2";
-import { driftReadConcurrency } from "../components/driftReads";
-import { readyDialing } from "../components/readiness";
+import { driftReadConcurrency } from "../components/wiring/driftReads";
+import { readyDialing } from "../components/inputs/readiness";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
 import { ec2Mocks, loadProgram, TEST_PRIVATE_KEY } from "./programStack";
 

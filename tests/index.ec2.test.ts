@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { CONTAINERD_WORKER_TYPE } from "../components";
+import { CONTAINERD_WORKER_TYPE } from "../components/containerdWorker";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
 import { EC2_AMI, ec2Mocks, loadProgram } from "./programStack";
 

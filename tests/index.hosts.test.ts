@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CONTAINERD_WORKER_TYPE } from "../components";
+import { CONTAINERD_WORKER_TYPE } from "../components/containerdWorker";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
 import { loadProgram, TEST_PRIVATE_KEY } from "./programStack";
 

@@ -4,7 +4,7 @@
  * modules are evaluated afresh).
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { STEP_IDS } from "../components";
+import { STEP_IDS } from "../components/catalog/stepIds";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
 import { loadProgram } from "./programStack";
 

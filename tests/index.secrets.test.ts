@@ -5,8 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { InvalidInputError } from "../components/options";
-import { ConfigSource, readStackConfig } from "../components/stackConfig";
+import { InvalidInputError } from "../components/inputs/errors";
+import { ConfigSource, readStackConfig } from "../program/stackConfig";
 import { isSecretValue, MockedRun, settle, valueOf } from "./pulumiMocks";
 import { loadProgram } from "./programStack";
 

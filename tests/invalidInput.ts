@@ -1,6 +1,6 @@
 /** The check the input-validation tests share: a call refused with an InvalidInputError naming one input. */
 import { expect } from "vitest";
-import { InvalidInputError } from "../components/errors";
+import { InvalidInputError } from "../components/inputs/errors";
 
 /**
  * Expects `fn` to throw an InvalidInputError for `input`, with a message matching `message` if given, and

@@ -115,7 +115,7 @@ function recorded(): Record<string, RecordedResource> {
           ),
         },
       ])
-      .sort(([a], [b]) => String(a).localeCompare(String(b))),
+      .sort(([a], [b]) => (a as string).localeCompare(b as string)),
   ) as Record<string, RecordedResource>;
 }
 

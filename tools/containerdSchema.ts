@@ -1,5 +1,5 @@
 /**
- * Generates components/containerdSchema.json: which config.toml keys each
+ * Generates components/catalog/containerdSchema.json: which config.toml keys each
  * config version has, taken from what real containerd binaries print for
  * `containerd config default` (1.7.24 for version 2, 2.1.9 for version 3,
  * the builds in the e2e release mirror), plus the edits below that the
@@ -15,13 +15,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as TOML from "@iarna/toml";
 import * as prettier from "prettier";
-import type { SchemaFile, SchemaNode, SchemaTable } from "../components/containerdSchema";
+import type { SchemaFile, SchemaNode, SchemaTable } from "../components/catalog/containerdSchema";
 import { ensureReleases, findArtifact } from "../tests/e2e/mirror";
 
 /** The releases whose `config default` the data is taken from, by config version. */
 export const SOURCES = { 2: "1.7.24", 3: "2.1.9" } as const;
 
-export const SCHEMA_JSON = path.join(__dirname, "..", "components", "containerdSchema.json");
+export const SCHEMA_JSON = path.join(__dirname, "..", "components", "catalog", "containerdSchema.json");
 
 function shapeOf(value: unknown): SchemaNode {
   if (Array.isArray(value)) return "array";

@@ -11,10 +11,10 @@
  * only the changed config.toml makes the unit step restart the containerd it found running.
  */
 import { describe, expect, it } from "vitest";
-import { artifactFor, Part } from "../../components/catalog";
-import { renderContainerdUnit } from "../../components/containerdUnit";
-import { resolveOptions } from "../../components/options";
-import { planWorker } from "../../components/workerPlan";
+import { artifactFor, Part } from "../../components/catalog/catalog";
+import { renderContainerdUnit } from "../../components/render/containerdUnit";
+import { resolveOptions } from "../../components/inputs/options";
+import { planWorker } from "../../components/plan/workerPlan";
 import { DeploymentResult } from "./driver";
 import { expectOk, MIRROR_VERSIONS } from "./lab";
 import { useLab } from "./fixture";

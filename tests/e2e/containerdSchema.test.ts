@@ -5,7 +5,7 @@
  * (`npm run schema` regenerates the data).
  */
 import { describe, expect, it } from "vitest";
-import { CONTAINERD_SCHEMAS } from "../../components/containerdSchema";
+import { CONTAINERD_SCHEMAS } from "../../components/catalog/containerdSchema";
 import { configDefaults, schemaFile } from "../../tools/containerdSchema";
 
 describe("containerd config keys per config version", () => {

@@ -9,8 +9,8 @@
  * containerd enabled and running under the component's unit, verified over CRI, runc starting a container.
  */
 import { describe, expect, it } from "vitest";
-import { PATHS } from "../../components/catalog";
-import { manifestFile } from "../../components/hostDrift";
+import { PATHS } from "../../components/catalog/catalog";
+import { manifestFile } from "../../components/catalog/records";
 import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
 import { useLab } from "./fixture";
 import { DeploymentResult } from "./driver";

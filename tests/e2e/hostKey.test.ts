@@ -5,7 +5,7 @@
  */
 import { utils } from "ssh2";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fingerprint } from "../../components/hostKey";
+import { fingerprint } from "../../components/drift/hostKey";
 import { DeploymentResult } from "./driver";
 import { expectOk } from "./lab";
 import { useLab } from "./fixture";

@@ -5,8 +5,8 @@
  * `purgeStateOnDestroy` asks for them to go. Every assertion reads the worker itself.
  */
 import { describe, expect, it } from "vitest";
-import { resolveOptions } from "../../components/options";
-import { planWorker } from "../../components/workerPlan";
+import { resolveOptions } from "../../components/inputs/options";
+import { planWorker } from "../../components/plan/workerPlan";
 import { expectOk, INSTALLED_FILES, stepsRun } from "./lab";
 import { useLab } from "./fixture";
 

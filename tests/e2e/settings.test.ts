@@ -6,7 +6,7 @@
  * removing the settings takes them out again.
  */
 import { describe, expect, it } from "vitest";
-import type { ContainerdSettings } from "../../components";
+import type { ContainerdSettings } from "../../components/args/containerdSettingsArgs";
 import { commandsRun } from "./driver";
 import { expectOk, MIRROR_VERSIONS, stepsRun } from "./lab";
 import { useLab } from "./fixture";

@@ -6,7 +6,7 @@
  * accepted), and hostile text an input's own rules accept, so that accepted values are exercised too.
  */
 import * as fc from "fast-check";
-import { SCRIPT_DELIMITER_PREFIX } from "../../components/shell";
+import { SCRIPT_DELIMITER_PREFIX } from "../../components/worker/shell";
 
 /** Every character the inputs refuse (CONTROL_CHARACTERS, global). */
 export const CONTROLS = /[\u0000-\u001f\u007f\u2028\u2029]/g;

@@ -17,10 +17,10 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Arch, artifactFor, Part, PARTS } from "../../components/catalog";
-import { WorkerOptions } from "../../components/options";
-import { shellQuote } from "../../components/shell";
-import { Step, WorkerPlan } from "../../components/workerPlan";
+import { Arch, artifactFor, Part, PARTS } from "../../components/catalog/catalog";
+import { WorkerOptions } from "../../components/inputs/options";
+import { shellQuote } from "../../components/worker/shell";
+import { Step, WorkerPlan } from "../../components/plan/workerPlan";
 
 const MACHINE: Record<Arch, string> = { amd64: "x86_64", arm64: "aarch64" };
 

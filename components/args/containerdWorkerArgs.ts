@@ -1,0 +1,96 @@
+/** The arguments of ContainerdWorker, as users write them: the public types, with their defaults. */
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { Part } from "../catalog/catalog";
+import { RegistryHostsInput } from "./registryArgs";
+import { ContainerdSettings } from "./containerdSettingsArgs";
+
+export interface ContainerdWorkerArgs extends WorkerOptionsInput {
+  /**
+   * How to reach the worker over SSH: `@pulumi/command`'s connection (host,
+   * port, user, privateKey, proxy for a bastion, dial limits). Pass the key
+   * as a secret. A non-root user needs passwordless sudo. The `ready` step
+   * dials with limits worked out from `readyTimeoutSeconds` instead of
+   * `dialErrorLimit` and `perDialTimeout` (for the bastion too); the other
+   * steps run after it and use them as given, except that a `proxy` without
+   * a `dialErrorLimit` gets `BASTION_DIAL_ERROR_LIMIT` (about a minute of
+   * redialing), so that a fleet's commands, one connection each, get
+   * through a bastion that drops connections past its `MaxStartups`.
+   */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /**
+   * Read the worker (one read-only SSH round trip) on every preview and up, so
+   * that what changed on it by hand shows as a change of the step that owns it
+   * and the next up restores it. Default `true`; `false` where the machine
+   * running Pulumi cannot reach the worker.
+   */
+  detectHostDrift?: boolean;
+  /**
+   * What this worker waits for before any of its steps runs, on every up and destroy alike: give it
+   * the worker before it to roll a change out one worker at a time. A worker is then touched only once
+   * the one before it has run the change and answered CRI with it, and a change that breaks containerd
+   * stops at the first worker it breaks (Pulumi starts no step after a failed one). A component counts
+   * with all its children. Default: nothing, every worker at once.
+   */
+  after?: pulumi.Resource[];
+}
+
+/** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
+export interface WorkerOptionsInput {
+  versions?: Partial<Record<Part, string>>;
+  /** `amd64` (default), `arm64`, or `auto`: the ready step asks the worker (`uname -m`) and the installs follow. */
+  arch?: string;
+  sandboxImage?: string;
+  systemdCgroup?: boolean;
+  /**
+   * Where release artifacts are downloaded from: replaces `https://github.com` and keeps the rest of
+   * each release path (kubespray's `github_url`), for a mirror or an air-gapped worker. It may carry
+   * credentials or a token: give it as a secret, and it reaches the worker only on standard input.
+   * Default `https://github.com`.
+   */
+  downloadBaseUrl?: pulumi.Input<string>;
+  checksums?: Partial<Record<Part, string>>;
+  /**
+   * The proxy containerd uses to pull images (not the downloads, which run on the worker as root's
+   * curl). Its URLs may carry credentials when given as a secret; on the worker they live in a
+   * root-only environment file. Default: no proxy.
+   */
+  httpProxy?: pulumi.Input<HttpProxyArgs>;
+  /**
+   * On destroy, also remove containerd's and the CNI plugins' state: `/var/lib/containerd` (images,
+   * snapshots), `/run/containerd` and `/var/lib/cni`. Default `false`: destroy stops every container
+   * and removes what the component installed, and keeps the state, so a reinstall finds its images.
+   * Destroy runs the setting saved by the last up: set it, run `pulumi up` (nothing runs on the
+   * workers), then `pulumi destroy`.
+   */
+  purgeStateOnDestroy?: boolean;
+  /**
+   * Install containerd's static release (`containerd-static-<version>-linux-<arch>.tar.gz`), for
+   * workers whose glibc is older than the dynamic build needs (2.35 from containerd 2.1 on).
+   * Default `false`: the dynamic build, as the article installs.
+   */
+  staticBuild?: boolean;
+  /**
+   * How long a just-booted worker has to accept SSH and finish cloud-init,
+   * in seconds: the `ready` step keeps dialing at least this long, then waits
+   * for cloud-init until this long after the worker's boot. Default 300 (see
+   * `DEFAULT_READY_TIMEOUT_SECONDS`); 1 to 3600.
+   */
+  readyTimeoutSeconds?: number;
+  /**
+   * Per-registry hosts.toml (mirrors, CA, headers) under /etc/containerd/certs.d, keyed by
+   * registry host (`docker.io`, `my.registry:5000`, or `_default` for every other). Default `{}`:
+   * no files, and containerd pulls from each registry itself.
+   */
+  registries?: pulumi.Input<Record<string, pulumi.Input<RegistryHostsInput>>>;
+  /** Extra config.toml settings, checked against the chosen containerd version's keys. Default: none. */
+  containerdSettings?: ContainerdSettings;
+}
+
+/** `httpProxy` as given: any field may be an Output (a secret, say). */
+export interface HttpProxyArgs {
+  http?: pulumi.Input<string>;
+  https?: pulumi.Input<string>;
+  /** Hosts, domains or CIDRs to reach directly. */
+  noProxy?: pulumi.Input<pulumi.Input<string>[]>;
+}

@@ -1,0 +1,31 @@
+/** The `registries` argument: containerd's hosts.toml per registry, as users write it. */
+
+/** What a registry host may be used for; containerd's `capabilities`. */
+export const REGISTRY_CAPABILITIES = ["pull", "resolve", "push"] as const;
+export type RegistryCapability = (typeof REGISTRY_CAPABILITIES)[number];
+
+/** containerd's own default for a mirror: pull blobs and resolve tags, never push. */
+export const DEFAULT_MIRROR_CAPABILITIES: readonly RegistryCapability[] = ["pull", "resolve"];
+
+/** One `[host."<url>"]` table: a mirror tried, in order, before the registry's server. */
+export interface RegistryMirrorInput {
+  /** The mirror's URL, `http(s)://host[:port][/path]`. */
+  host: string;
+  /** Default `["pull", "resolve"]`. */
+  capabilities?: RegistryCapability[];
+  /** A CA certificate (PEM) to trust for this mirror; written beside hosts.toml and referenced by `ca`. */
+  caPem?: string;
+  /** Skip TLS verification for this mirror. Default: not set (containerd verifies). */
+  skipVerify?: boolean;
+  /** Headers sent with every request to this mirror; not secret (they are in the stack and on the worker). */
+  headers?: Record<string, string | string[]>;
+  /** Use the URL's path as the API root instead of appending `/v2`. Default: not set (false). */
+  overridePath?: boolean;
+}
+
+/** The hosts.toml of one registry. */
+export interface RegistryHostsInput {
+  /** The registry's own URL (`server`); containerd's default is `https://<registry>`. */
+  server?: string;
+  mirrors?: RegistryMirrorInput[];
+}
