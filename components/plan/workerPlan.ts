@@ -145,6 +145,16 @@ export function planWorker(
     };
   });
 
+  // A file the operator may have had before us: written from standard input, adopted on the first run, given
+  // back on destroy.
+  const fileStep = (id: "config" | "crictl-yaml", path: string, content: string): Step => ({
+    id,
+    create: command(id, writeFileScript(label(id), path)),
+    delete: command(id, giveBackFileScript(label(id), id, path), "delete"),
+    stdin: content,
+    dependsOn: ["ready"],
+  });
+
   const preparation: Step[] = [
     {
       id: "ready",
@@ -152,13 +162,7 @@ export function planWorker(
       dependsOn: [],
     },
     ...installs,
-    {
-      id: "config",
-      create: command("config", writeFileScript(label("config"), PATHS.containerdConfig)),
-      delete: command("config", giveBackFileScript(label("config"), "config", PATHS.containerdConfig), "delete"),
-      stdin: config.text,
-      dependsOn: ["ready"],
-    },
+    fileStep("config", PATHS.containerdConfig, config.text),
     {
       id: "proxy",
       create: command("proxy", proxyDropInScript(label("proxy"))),
@@ -173,17 +177,7 @@ export function planWorker(
       stdin: registries,
       dependsOn: ["ready"],
     },
-    {
-      id: "crictl-yaml",
-      create: command("crictl-yaml", writeFileScript(label("crictl-yaml"), PATHS.crictlConfig)),
-      delete: command(
-        "crictl-yaml",
-        giveBackFileScript(label("crictl-yaml"), "crictl-yaml", PATHS.crictlConfig),
-        "delete",
-      ),
-      stdin: crictlConfig,
-      dependsOn: ["ready"],
-    },
+    fileStep("crictl-yaml", PATHS.crictlConfig, crictlConfig),
     {
       id: "unit",
       create: command("unit", unitScript(label("unit"))),
