@@ -9,7 +9,9 @@
  * in all), but each worker's systemd, journald and logind hold about five inotify instances, of which the
  * kernel gives root 128 by default: somewhat over twenty workers at once, all suites together, is the
  * ceiling (thirty at once failed to boot with "Too many open files").
- * The figures (wall time, handshakes, failed dials) are printed; bench/RESULTS.md part 5 has medians.
+ * The figures (wall time, handshakes, failed dials) are printed; bench/RESULTS.md part 5 has medians. A
+ * preview of the twelve through the bastion then shows, on the workers' own clocks, that no more probe sessions
+ * are open at once than `driftReadConcurrency` allows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DeploymentResult } from "./driver";
@@ -118,5 +120,53 @@ describe("13 twelve workers in one up", () => {
     expect(await lab.onWorker("test -e /usr/local/bin/containerd && echo installed || echo absent", 0)).toBe(
       "absent\n",
     );
+  });
+
+  it("a preview through the bastion reads all twelve, never more at once than driftReadConcurrency", async () => {
+    // Each fleet worker's sshd runs /etc/ssh/sshrc before a session's command: it records, on the worker's
+    // own clock, when the session began and ended, and holds it a second so that reads overlap if they can.
+    const sessions = "/tmp/probe-sessions";
+    for (const index of fleet.keys()) {
+      await lab.onWorker(
+        `printf '%s\\n' 'echo "$(date +%s.%N) start" >>${sessions}' 'sleep 1' 'echo "$(date +%s.%N) end" >>${sessions}' >/etc/ssh/sshrc`,
+        index + 1,
+      );
+    }
+    const bound = 4;
+    const started = Date.now();
+    const result = expectOk(
+      await lab.preview({ hosts, bastion: `${bastion.user}@${bastion.host}`, driftReadConcurrency: bound }),
+    );
+    const wallMs = Date.now() - started;
+    expect(result.warnings.filter((w) => /cannot read|host drift/.test(w))).toEqual([]);
+    const intervals: [number, number][] = [];
+    for (const index of fleet.keys()) {
+      const lines = (await lab.onWorker(`cat ${sessions}; rm -f ${sessions} /etc/ssh/sshrc`, index + 1)).trim();
+      const times = (word: string) =>
+        lines
+          .split("\n")
+          .filter((line) => line.endsWith(` ${word}`))
+          .map((line) => Number(line.split(" ")[0]));
+      // One read per worker, and nothing else connected during the preview.
+      expect(times("start")).toHaveLength(1);
+      expect(times("end")).toHaveLength(1);
+      intervals.push([times("start")[0] ?? 0, times("end")[0] ?? 0]);
+    }
+    // The most sessions open at one instant, over all twelve workers' clocks (one kernel, one clock).
+    const events = intervals.flatMap(([start, end]) => [
+      [start, 1],
+      [end, -1],
+    ]);
+    events.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0) || (a[1] ?? 0) - (b[1] ?? 0));
+    let open = 0;
+    let peak = 0;
+    for (const [, change] of events) peak = Math.max(peak, (open += change ?? 0));
+    console.log(
+      `[fleet] preview through one bastion: ${FLEET} workers read in ${(wallMs / 1000).toFixed(1)} s, ` +
+        `at most ${peak} probe sessions open at once on the workers (driftReadConcurrency ${bound})`,
+    );
+    expect(peak).toBeLessThanOrEqual(bound);
+    // The reads did run side by side, up to the bound: it is the bound that held them.
+    expect(peak).toBeGreaterThan(1);
   });
 });
