@@ -47,8 +47,10 @@ export function script(...parts: string[]): string {
 }
 
 /**
- * The one way a value enters a script: `name='value'` assignments at its top (a list becomes a bash
- * array, `name=('a' 'b')`), used as `"$name"` after, never spliced into double-quoted or unquoted text.
+ * The one way a user's value enters a script: `name='value'` assignments at its top (a list becomes a
+ * bash array, `name=('a' 'b')`), used as `"$name"` after, never spliced into double-quoted or unquoted
+ * text. (The script files' places, see scriptFiles.ts, take only catalog words, step ids, numbers and
+ * validated versions.)
  */
 export function assignments(values: Readonly<Record<string, ShellValue>>): string {
   return Object.entries(values)
