@@ -121,24 +121,26 @@ export interface Artifact {
    * worker (a too-old glibc or another arch fails here, not after install).
    */
   selfCheck: SelfCheck;
-  /** What to tell the user when the self-check fails with the dynamic loader's glibc message. */
-  glibcHint?: string;
+  /**
+   * A build linked against the worker's glibc (containerd's dynamic build, which needs glibc >= 2.35 from
+   * 2.1.0 on): when the self-check fails with the dynamic loader's glibc message, it names staticBuild as the fix.
+   */
+  needsGlibc?: true;
 }
 
 /** A run of one binary of a release, in the directory it was unpacked to. */
 export interface SelfCheck {
   /** The binary's file name. */
   binary: string;
-  args: string[];
-  /** Environment for the run. */
-  env: Record<string, string>;
+  /** How it is run: `binary --version`, or asked for its VERSION as a runtime asks a CNI plugin. */
+  run: "version-flag" | "cni-version";
   /** Text its output must contain, and how an error names it: the release's version, or (CNI) the answer's key. */
   expect: { text: string; what: string };
 }
 
 /** `binary --version`, whose output must name the release's version. */
 function versionCheck(binary: string, version: string): SelfCheck {
-  return { binary, args: ["--version"], env: {}, expect: { text: version, what: `version ${version}` } };
+  return { binary, run: "version-flag", expect: { text: version, what: `version ${version}` } };
 }
 
 /** Which config.toml schema a containerd version reads (see `configSchemaFor`). */
@@ -193,12 +195,7 @@ export function artifactFor(
         packaging: { kind: "tarball", member: "bin", intoDir: PATHS.containerdBinDir },
         selfCheck: versionCheck("containerd", version),
         // containerd's dynamic build needs glibc >= 2.35 from 2.1.0 on; the static one runs anywhere.
-        ...(staticBuild
-          ? {}
-          : {
-              glibcHint:
-                "this worker's glibc is older than containerd's dynamic build needs; set staticBuild to install its static release",
-            }),
+        ...(staticBuild ? {} : { needsGlibc: true }),
       };
     }
     case "runc":
@@ -218,8 +215,7 @@ export function artifactFor(
         // (builds other than upstream's may not know theirs): proof enough that the plugins run here.
         selfCheck: {
           binary: "loopback",
-          args: [],
-          env: { CNI_COMMAND: "VERSION" },
+          run: "cni-version",
           expect: { text: '"supportedVersions"', what: "a CNI VERSION answer" },
         },
       };

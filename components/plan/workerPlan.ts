@@ -4,7 +4,7 @@
  * step into a `remote.Command`; tests and the end-to-end driver read it directly.
  */
 import { createHash } from "node:crypto";
-import { Arch, artifactFor, Part, PATHS, VERIFIED_CONFIG_FILE, VERIFIED_PLAN_FILE } from "../catalog/catalog";
+import { Arch, artifactFor, Part, PATHS } from "../catalog/catalog";
 import { renderContainerdConfig, RenderedConfig } from "../render/containerdConfig";
 import { renderContainerdUnit, renderProxyEnvironment } from "../render/containerdUnit";
 import { renderCrictlConfig } from "../render/crictlConfig";
@@ -22,7 +22,7 @@ import {
   recordRun,
   registriesScript,
   removeRegistriesScript,
-  removeFileScript,
+  removeVerifiedScript,
   removeUnitScript,
   resetScript,
   restartScript,
@@ -214,7 +214,7 @@ export function planWorker(
       }),
     ),
     stdin: `${planSha256}\n`,
-    delete: command("verify", removeFileScript(label("verify"), VERIFIED_PLAN_FILE, VERIFIED_CONFIG_FILE)),
+    delete: command("verify", removeVerifiedScript(label("verify"))),
     dependsOn: ["restart", "crictl", "crictl-yaml", "registries"],
   };
   // Acts only on destroy, before the unit step stops containerd (it depends on the unit and on crictl,

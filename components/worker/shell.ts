@@ -47,22 +47,36 @@ export function script(...parts: string[]): string {
 }
 
 /**
- * The one way a value enters a script: `name='value'` assignments at its top (a list becomes a bash
- * array, `name=('a' 'b')`), used as `"$name"` after, never spliced into double-quoted or unquoted text.
+ * The one way a user's value enters a script: `name='value'` assignments at its top (a list becomes a
+ * bash array, `name=('a' 'b')`), used as `"$name"` after, never spliced into double-quoted or unquoted
+ * text. (The script files' places, see scriptFiles.ts, take only catalog words, step ids, numbers and
+ * validated versions.)
  */
-export function assignments(values: Readonly<Record<string, string | number | readonly string[]>>): string {
-  const quoted = (name: string, value: string | number): string => {
-    const text = String(value);
-    if (CONTROL_CHARACTERS.test(text)) throw new Error(`the value of ${name} holds a control character`);
-    return shellQuote(text);
-  };
+export function assignments(values: Readonly<Record<string, ShellValue>>): string {
   return Object.entries(values)
     .map(([name, value]) => {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a shell variable name: ${name}`);
-      if (typeof value === "string" || typeof value === "number") return `${name}=${quoted(name, value)}`;
-      return `${name}=(${value.map((item) => quoted(name, item)).join(" ")})`;
+      const words = quotedWords(name, value);
+      return typeof value === "string" || typeof value === "number" ? `${name}=${words}` : `${name}=(${words})`;
     })
     .join("\n");
+}
+
+/** A value a script is given: one word, or a list of words. */
+export type ShellValue = string | number | readonly string[];
+
+/**
+ * `value` as single-quoted shell words, separated by spaces (a list gives one word per item): how
+ * `assignments` and the `'@name@'` places of the script files (see scriptFiles.ts) quote. `name` is what
+ * an error names: a control character is refused.
+ */
+export function quotedWords(name: string, value: ShellValue): string {
+  const quoted = (item: string | number): string => {
+    const text = String(item);
+    if (CONTROL_CHARACTERS.test(text)) throw new Error(`the value of ${name} holds a control character`);
+    return shellQuote(text);
+  };
+  return typeof value === "string" || typeof value === "number" ? quoted(value) : value.map(quoted).join(" ");
 }
 
 /** Prefix of the word that ends the quoted here-document carrying a root script. */

@@ -16,16 +16,13 @@ import { renderContainerdUnit } from "../../components/render/containerdUnit";
 import { resolveOptions } from "../../components/inputs/options";
 import { WorkerOptionsInput } from "../../components/args/containerdWorkerArgs";
 import {
-  ADOPT_FUNCTIONS,
-  CHECKSUM_PICK,
   installScript,
   PURGED_STATE_DIRS,
   resetScript,
-  SHIMS_FUNCTION,
-  UNIT_ADOPT_FUNCTIONS,
   uninstallScript,
   verifyScript,
 } from "../../components/worker/scripts";
+import { piece } from "../../components/worker/scriptFiles";
 import { renderContainerdConfig } from "../../components/render/containerdConfig";
 import { ContainerdSettings } from "../../components/args/containerdSettingsArgs";
 import { SCRIPT_DELIMITER_PREFIX, shellQuote } from "../../components/worker/shell";
@@ -146,7 +143,13 @@ describe("checksum files are read in each project's own format", () => {
     fs.writeFileSync(path.join(work, "checksum"), content);
     const result = spawnSync(
       "bash",
-      ["-c", `set -euo pipefail; file="$1"; work="$2"; ${CHECKSUM_PICK[format]}`, "pick", file, work],
+      [
+        "-c",
+        `set -euo pipefail; file="$1"; work="$2"; ${piece("install.sh", `pick-${format}`)}; echo "$expected"`,
+        "pick",
+        file,
+        work,
+      ],
       {
         encoding: "utf8",
       },
@@ -236,7 +239,9 @@ describe("the reset script (destroy)", () => {
     };
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const found = spawnSync("bash", ["-c", `set -euo pipefail\n${SHIMS_FUNCTION}\nshims`], { encoding: "utf8" });
+      const found = spawnSync("bash", ["-c", `set -euo pipefail\n${piece("reset.sh", "shims")}\nshims`], {
+        encoding: "utf8",
+      });
       expect(found.status).toBe(0);
       const pids = new Set(found.stdout.split("\n"));
       const seen = Object.fromEntries(Object.entries(processes).map(([name, p]) => [name, pids.has(String(p.pid))]));
@@ -544,7 +549,7 @@ describe("the unit step restarts a containerd it found running only when its bin
       "bash",
       [
         "-c",
-        `${ADOPT_FUNCTIONS}\n${UNIT_ADOPT_FUNCTIONS}\nstale "$1" "$2" "$3"`,
+        `${piece("lib.sh", "adopt")}\n${piece("lib.sh", "unit-adopt")}\nstale "$1" "$2" "$3"`,
         "x",
         String(pid),
         `${dir}/containerd`,
