@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { resolveOptions } from "../components/inputs/options";
 import { StepId } from "../components/catalog/stepIds";
 import { planWorker } from "../components/plan/workerPlan";
+import { shellQuote } from "../components/worker/shell";
 import { ConfigValue, DeploymentResult, OperationRecord, runDeployment, runRemoteCommand } from "../tests/e2e/driver";
 import { Lab, MIRROR_VERSIONS, PROGRAM, PROJECT, startLab } from "../tests/e2e/lab";
 import { Mirror, RequestRecord } from "../tests/e2e/mirror";
@@ -232,6 +233,7 @@ async function deploy(
   workers: Worker[],
   stateFile: string,
   overrides: Record<string, ConfigValue> = {},
+  preview = false,
 ): Promise<Deployed> {
   const before = bench.mirror.requests.length;
   const cpuBefore = cpuTimes().busyMs;
@@ -244,6 +246,7 @@ async function deploy(
     stateFile,
     config: { ...stackConfig(bench, workers), ...overrides },
     timeoutMs: 300_000,
+    preview,
   });
   const endedAt = Date.now();
   const cpuMs = cpuTimes().busyMs - cpuBefore;
@@ -534,6 +537,48 @@ export interface FleetRun {
   failedDials: number;
   /** Drops the bastion's sshd logged past MaxStartups (at its default LogLevel, the first of each burst only). */
   loggedDrops: number;
+  /** The preview after the up, with the default drift-read bound: its wall time, the most probe sessions open
+   * at once on the workers' own clocks, and the workers it could not read (a warning each). */
+  preview: { wallMs: number; peakSessions: number; unread: number };
+}
+
+const PROBE_SESSIONS = "/tmp/bench-probe-sessions";
+
+/**
+ * A preview of workers that are already up, each of whose sshd records (in /etc/ssh/sshrc, run before a
+ * session's command) when a session began and ended, held a second so that reads overlap if they can. Nothing
+ * else connects during a preview: every session is a drift read.
+ */
+async function previewReads(
+  bench: Bench,
+  workers: Worker[],
+  stateFile: string,
+  overrides: Record<string, ConfigValue>,
+): Promise<FleetRun["preview"]> {
+  const sshrc = [
+    `echo "$(date +%s.%N) start" >>${PROBE_SESSIONS}`,
+    "sleep 1",
+    `echo "$(date +%s.%N) end" >>${PROBE_SESSIONS}`,
+  ];
+  await Promise.all(
+    workers.map((worker) => worker.exec(`printf '%s\\n' ${sshrc.map(shellQuote).join(" ")} >/etc/ssh/sshrc`)),
+  );
+  const { result, wallMs } = await deploy(bench, workers, stateFile, overrides, true);
+  if (!result.ok) throw failed(`preview of ${workers.length} workers`, result);
+  const events: [number, number][] = [];
+  for (const worker of workers) {
+    const lines = (await worker.exec(`cat ${PROBE_SESSIONS}; rm -f ${PROBE_SESSIONS} /etc/ssh/sshrc`)).stdout;
+    for (const line of lines.trim().split("\n")) {
+      const [time, what] = line.split(" ");
+      if (what === "start" || what === "end") events.push([Number(time), what === "start" ? 1 : -1]);
+    }
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let peakSessions = 0;
+  for (const [, change] of events) peakSessions = Math.max(peakSessions, (open += change));
+  const unread = result.warnings.filter((warning) => /cannot read .* for host drift/.test(warning)).length;
+  return { wallMs, peakSessions, unread };
 }
 
 /**
@@ -576,11 +621,18 @@ export async function fleetCold(bench: Bench, count: number, viaBastion: boolean
       );
       loggedDrops = Number(drops.stdout.trim()) || 0;
     }
+    const preview = await previewReads(
+      bench,
+      workers,
+      path.join(stateDir, "state.json"),
+      bastion ? { bastion: `${bastion.user}@${bastion.host}` } : {},
+    );
     const ops = scripts(cold.result);
     return {
       contention: load,
       workers: count,
       viaBastion,
+      preview,
       wallMs: cold.wallMs,
       spanMs: Math.max(...ops.map((op) => op.endedAt)) - Math.min(...ops.map((op) => op.startedAt)),
       sshConnections: cold.result.sshConnections,

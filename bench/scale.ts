@@ -11,6 +11,7 @@
  */
 import * as os from "node:os";
 import { STEP_IDS } from "../components/catalog/stepIds";
+import { DEFAULT_DRIFT_READ_CONCURRENCY } from "../components/wiring/driftReads";
 import { Bench, Contention, fleetCold, FleetRun, mockEval, MockRun, settleMachine } from "./harness";
 import { formatRatio, markdownTable, median, ratio, seconds } from "./stats";
 
@@ -202,6 +203,27 @@ export function fleetSection(r: FleetResults, provenance: string): string {
         side.one.map((f) => f.failedDials).join(" / "),
       ],
     );
+    const previews = side.fleet.map((f) => f.preview);
+    rows.push(
+      [
+        `${FLEET_WORKERS} workers ${how}: preview (drift reads, default bound ${DEFAULT_DRIFT_READ_CONCURRENCY}): wall time`,
+        seconds(median(previews.map((p) => p.wallMs))),
+        runs(
+          previews.map((p) => p.wallMs),
+          s2,
+        ),
+      ],
+      [
+        `${FLEET_WORKERS} workers ${how}: preview: most probe sessions open at once, on the workers' clocks`,
+        String(median(previews.map((p) => p.peakSessions))),
+        previews.map((p) => p.peakSessions).join(" / "),
+      ],
+      [
+        `${FLEET_WORKERS} workers ${how}: preview: workers it could not read (a warning each)`,
+        String(median(previews.map((p) => p.unread))),
+        previews.map((p) => p.unread).join(" / "),
+      ],
+    );
     if (how !== "directly") {
       rows.push([
         `${FLEET_WORKERS} workers ${how}: drops the bastion's sshd logged (first of each burst only)`,
@@ -220,7 +242,10 @@ export function fleetSection(r: FleetResults, provenance: string): string {
       "logins from the bastion only (`AllowUsers *@bastion`). The mirror is unthrottled. Every run converged and every " +
       "worker's containerd answered CRI with the mirror's version (a run that does not fails the bench). " +
       "A failed dial is one the driver retried as pulumi-command does (a fresh connection after 100 ms, ×1.5 each time); " +
-      "through the bastion they are the bastion dropping connections past MaxStartups.",
+      "through the bastion they are the bastion dropping connections past MaxStartups. After each up, a preview of the same " +
+      "workers reads each for host drift under the default bound; each worker's sshd records when every session began " +
+      "and ended (held a second, so reads overlap where they can), and the most open at one instant is counted over " +
+      "all workers.",
     "",
     markdownTable(["figure", "median", "runs"], rows),
     "",
