@@ -50,6 +50,7 @@ module.exports = {
     tsConfig: { fileName: "tsconfig.json" },
     tsPreCompilationDeps: true,
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "^(node_modules|tests|bench|tools|examples)/" },
+    // The build output and the build step around tsc are no layer: dist/ is the layers compiled, build/ runs tsc.
+    exclude: { path: "^(node_modules|tests|bench|tools|examples|components/dist|components/build)/" },
   },
 };

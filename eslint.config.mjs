@@ -3,7 +3,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".e2e/", "**/*.mjs", "**/*.mts", "**/*.cjs"] },
+  { ignores: ["**/node_modules/", "components/dist/", ".e2e/", "**/*.mjs", "**/*.mts", "**/*.cjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     files: ["**/*.ts"],

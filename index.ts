@@ -5,8 +5,8 @@
  */
 import type * as awsSdk from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ContainerdWorker, setDriftReadConcurrency } from "./components";
-import { InvalidInputError } from "./components/inputs/errors";
+import { ContainerdWorker, setDriftReadConcurrency } from "containerd-worker";
+import { InvalidInputError } from "containerd-worker/config";
 import { Ec2Workers, ec2WorkerName, instanceArch, readStackConfig } from "./program/stackConfig";
 
 /** Canonical's AWS account, the owner of the official Ubuntu AMIs. */

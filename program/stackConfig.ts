@@ -2,21 +2,24 @@
  * The Pulumi program's configuration (declared in Pulumi.yaml), parsed and
  * checked before any resource exists, so a typo fails the preview by name.
  */
-import { Arch, ARCH_CHOICES, ArchChoice, Part, PARTS } from "../components/catalog/catalog";
-import type { ContainerdSettings } from "../components/args/containerdSettingsArgs";
-import { DEFAULT_DRIFT_READ_CONCURRENCY, MAX_DRIFT_READ_CONCURRENCY } from "../components/wiring/driftReads";
-import { parseHostKey } from "../components/drift/hostKey";
+import type { ContainerdSettings, RegistryHostsInput, WorkerOptionsInput } from "containerd-worker";
 import {
+  Arch,
+  ARCH_CHOICES,
+  ArchChoice,
   checkNoControlCharacters,
+  CONTROL_CHARACTERS,
+  DEFAULT_DRIFT_READ_CONCURRENCY,
+  hostPort,
+  InvalidInputError,
+  MAX_DRIFT_READ_CONCURRENCY,
+  parseHostKey,
+  Part,
+  PARTS,
   resolveSecretCapable,
   SECRET_CAPABLE_INPUTS,
   SecretCapableInput,
-} from "../components/inputs/options";
-import { InvalidInputError } from "../components/inputs/errors";
-import { WorkerOptionsInput } from "../components/args/containerdWorkerArgs";
-import { RegistryHostsInput } from "../components/args/registryArgs";
-import { CONTROL_CHARACTERS } from "../components/inputs/controlCharacters";
-import { hostPort } from "../components/wiring/workerAddresses";
+} from "containerd-worker/config";
 
 /** An existing host given as `name=user@address:port` (user and port optional). */
 export interface ExistingHost {

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
-// Every relative link in README.md and docs/*.md must name a file that exists and, with a #fragment, a heading of it.
+// Every relative link in README.md, docs/*.md, the package's README and CHANGELOG and the example's README must
+// name a file that exists and, with a #fragment, a heading of it.
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -13,7 +14,13 @@ function markdownFiles(): string[] {
         .filter((f) => f.endsWith(".md"))
         .map((f) => path.join(docs, f))
     : [];
-  return [path.join(ROOT, "README.md"), ...pages];
+  return [
+    path.join(ROOT, "README.md"),
+    path.join(ROOT, "components", "README.md"),
+    path.join(ROOT, "components", "CHANGELOG.md"),
+    path.join(ROOT, "examples", "typescript", "README.md"),
+    ...pages,
+  ];
 }
 
 /** The text outside fenced code blocks, one entry per line (code lines become empty, so line numbers hold). */
