@@ -29,7 +29,19 @@ type StepText = "create" | "update" | "delete" | "stdin";
 /** The secret-capable inputs when all of them were plain: already in the options. */
 const NO_SECRET_INPUTS: ResolvedSecretInputs = { values: {} as ResolvedSecretInputs["values"], secret: [] };
 
-export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
+/**
+ * The component's type token. The module is `index` because a component provider serves only that module
+ * (other languages reach the component as `containerd-worker:index:ContainerdWorker`).
+ */
+export const CONTAINERD_WORKER_TYPE = "containerd-worker:index:ContainerdWorker";
+
+/**
+ * The token of releases up to 0.1: the component carries it as an alias, so a stack made with it keeps every
+ * resource (the engine finds the old URNs through the alias, and its children's through the parent's) instead
+ * of replacing them, which would run each step's delete script and uninstall containerd. The component adds it
+ * itself because a component provider's Construct passes on a caller's alias without its `type`.
+ */
+export const CONTAINERD_WORKER_OLD_TYPE = "containerd-worker:containerd:ContainerdWorker";
 
 const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 
@@ -96,7 +108,15 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   public readonly steps: Readonly<Record<StepId, remote.Command>>;
 
   constructor(name: string, args: ContainerdWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(CONTAINERD_WORKER_TYPE, name, {}, opts);
+    super(
+      CONTAINERD_WORKER_TYPE,
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: CONTAINERD_WORKER_OLD_TYPE }],
+      },
+    );
 
     const invalid = (error: unknown): never => {
       if (error instanceof InvalidInputError) {
