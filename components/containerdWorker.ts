@@ -22,14 +22,27 @@ import { DriftingStep, DRIFTING_STEPS, StepId } from "./catalog/stepIds";
 import { claimWorkerAddress, WorkerAddress } from "./wiring/workerAddresses";
 import { planWorker, WorkerPlan } from "./plan/workerPlan";
 import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./wiring/secretInputs";
-import { ContainerdWorkerArgs } from "./args/containerdWorkerArgs";
+import { AfterResource, ContainerdWorkerArgs } from "./args/containerdWorkerArgs";
+import { CgroupDriver, WorkerArch } from "./args/enums";
 
 type StepText = "create" | "update" | "delete" | "stdin";
 
 /** The secret-capable inputs when all of them were plain: already in the options. */
 const NO_SECRET_INPUTS: ResolvedSecretInputs = { values: {} as ResolvedSecretInputs["values"], secret: [] };
 
-export const CONTAINERD_WORKER_TYPE = "containerd-worker:containerd:ContainerdWorker";
+/**
+ * The component's type token. The module is `index` because a component provider serves only that module
+ * (other languages reach the component as `containerd-worker:index:ContainerdWorker`).
+ */
+export const CONTAINERD_WORKER_TYPE = "containerd-worker:index:ContainerdWorker";
+
+/**
+ * The token of releases up to 0.1: the component carries it as an alias, so a stack made with it keeps every
+ * resource (the engine finds the old URNs through the alias, and its children's through the parent's) instead
+ * of replacing them, which would run each step's delete script and uninstall containerd. The component adds it
+ * itself because a component provider's Construct passes on a caller's alias without its `type`.
+ */
+export const CONTAINERD_WORKER_OLD_TYPE = "containerd-worker:containerd:ContainerdWorker";
 
 const isPlain = (value: unknown) => !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 
@@ -46,6 +59,33 @@ function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): C
   const bastion = hop(proxyHost, proxyPort, proxyUser);
   return bastion && { ...target, proxy: bastion };
 }
+
+/**
+ * `after` as the ready step's dependencies. A resource stays as it is (a component stands for all its children).
+ * Through the component provider, `after` arrives as data: each entry's URN (`{ urn }`, or a bare URN string for a
+ * resource reference of a package the provider does not load), which the step then depends on. Construct answers
+ * only once a worker's steps have all run, so a worker given as `after` elsewhere is done before this one starts.
+ */
+function afterDependencies(
+  after: pulumi.Input<AfterResource[]> | undefined,
+): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+  const asResource = (entry: AfterResource | string): pulumi.Input<pulumi.Resource> => {
+    if (pulumi.Resource.isInstance(entry)) return entry;
+    const urn = typeof entry === "string" ? entry : entry.urn;
+    return typeof urn === "string"
+      ? new pulumi.DependencyResource(urn)
+      : pulumi.output(urn).apply((value) => new pulumi.DependencyResource(value));
+  };
+  if (after === undefined) return [];
+  if (Array.isArray(after)) return (after as (AfterResource | string)[]).map(asResource);
+  // The whole list arrived as an Output (it carries dependencies): its entries are plain once it resolves.
+  return pulumi
+    .output(after)
+    .apply((entries) => (entries as (AfterResource | string)[]).map((entry) => asResource(entry) as pulumi.Resource));
+}
+
+/** Each component's step commands (not a property, which the component provider's schema would have to carry). */
+const STEP_COMMANDS = new WeakMap<ContainerdWorker, Readonly<Record<StepId, remote.Command>>>();
 
 /**
  * The connection of the steps after `ready`: as given, but a bastion hop without a `dialErrorLimit` of
@@ -84,19 +124,30 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   /** The CRI socket for the kubelet's `containerRuntimeEndpoint`. */
   public readonly runtimeEndpoint: pulumi.Output<string>;
   /** The cgroup driver in effect (`systemd` or `cgroupfs`), for the kubelet's `cgroupDriver`. */
-  public readonly cgroupDriver: pulumi.Output<"systemd" | "cgroupfs">;
+  public readonly cgroupDriver: pulumi.Output<CgroupDriver>;
   public readonly sandboxImage: pulumi.Output<string>;
   public readonly cniBinDir: pulumi.Output<string>;
   public readonly cniConfDir: pulumi.Output<string>;
   /** The rendered /etc/containerd/config.toml. */
   public readonly config: pulumi.Output<string>;
   /** The worker's arch as release artifacts name it: `arch`, or what the worker reported with `auto`. */
-  public readonly arch: pulumi.Output<Arch>;
+  public readonly arch: pulumi.Output<WorkerArch>;
+
   /** The child commands by step. */
-  public readonly steps: Readonly<Record<StepId, remote.Command>>;
+  public get steps(): Readonly<Record<StepId, remote.Command>> {
+    return STEP_COMMANDS.get(this) ?? ({} as Record<StepId, remote.Command>);
+  }
 
   constructor(name: string, args: ContainerdWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super(CONTAINERD_WORKER_TYPE, name, {}, opts);
+    super(
+      CONTAINERD_WORKER_TYPE,
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), { type: CONTAINERD_WORKER_OLD_TYPE }],
+      },
+    );
 
     const invalid = (error: unknown): never => {
       if (error instanceof InvalidInputError) {
@@ -203,11 +254,11 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         },
         {
           parent: this,
-          dependsOn: [
-            ...step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
-            // Every other step runs after ready, so waiting there holds the whole worker.
-            ...(step.id === "ready" ? (args.after ?? []) : []),
-          ],
+          // Every other step runs after ready, so waiting there holds the whole worker.
+          dependsOn:
+            step.id === "ready"
+              ? afterDependencies(args.after)
+              : step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
           // The readiness gate may take this long; an engine timeout must not cut it short.
           customTimeouts: step.id === "ready" ? { create: `${readyGate.worstCaseSeconds}s` } : undefined,
         },
@@ -217,7 +268,7 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         workerArch = commands.ready?.stdout.apply((stdout) => parseReadyReport(stdout).arch);
       }
     }
-    this.steps = commands as Record<StepId, remote.Command>;
+    STEP_COMMANDS.set(this, commands as Record<StepId, remote.Command>);
     this.arch = workerArch ?? pulumi.output(knownArch);
 
     const report: pulumi.Output<RuntimeReport> = this.steps.verify.stdout.apply(parseRuntimeReport);

@@ -248,7 +248,7 @@ export function readStackConfig(given: ConfigSource): StackConfig {
   }
   const options: WorkerOptionsInput = {
     versions: perPart(config, "Version"),
-    arch,
+    arch: arch as ArchChoice, // one of them: checked above
     sandboxImage: config.get("sandboxImage"),
     systemdCgroup: config.getBoolean("systemdCgroup"),
     downloadBaseUrl: config.get("downloadBaseUrl"),

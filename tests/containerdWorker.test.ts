@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContainerdWorker, CONTAINERD_WORKER_TYPE } from "../components/containerdWorker";
 import { ContainerdWorkerArgs } from "../components/args/containerdWorkerArgs";
+import { Arch } from "../components/args/enums";
 import { STEP_IDS } from "../components/catalog/stepIds";
 import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "../components/inputs/readiness";
 import { shellQuote } from "../components/worker/shell";
@@ -489,7 +490,7 @@ describe("bad input fails at construction, naming the input and what is allowed"
   });
 
   it("names the worker", () => {
-    expect(() => new ContainerdWorker("worker-7", { connection: connection(), arch: "x86" })).toThrow(
+    expect(() => new ContainerdWorker("worker-7", { connection: connection(), arch: "x86" as Arch })).toThrow(
       /^ContainerdWorker worker-7: invalid arch/,
     );
   });

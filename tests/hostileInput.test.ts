@@ -19,6 +19,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   Arch,
+  ArchChoice,
   artifactFor,
   configSchemaFor,
   DEFAULT_DOWNLOAD_BASE_URL,
@@ -40,6 +41,7 @@ import { InvalidInputError } from "../components/inputs/errors";
 import { WorkerOptionsInput } from "../components/args/containerdWorkerArgs";
 import { FILE_MARKER } from "../components/render/registryHosts";
 import { RegistryHostsInput, RegistryMirrorInput } from "../components/args/registryArgs";
+import { legacyHeaders } from "./legacyInputs";
 import {
   assignments,
   rootCommand,
@@ -167,7 +169,7 @@ const SITES: Site[] = [
     ),
   ),
   site("arch", anyOr(fc.constantFrom("amd64", "arm64", "auto")), (arch) =>
-    plainCase({ arch }, { workerArch: "arm64" }),
+    plainCase({ arch: arch as ArchChoice }, { workerArch: "arm64" }),
   ),
   site(
     "sandboxImage",
@@ -233,10 +235,12 @@ const SITES: Site[] = [
         OBJECT_KEYS,
       ),
     ),
-    (header) => mirrorCase({ headers: Object.fromEntries([[header, "v"]]) }),
+    (header) => mirrorCase({ headers: legacyHeaders(Object.fromEntries([[header, "v"]])) }),
     `${MIRROR}.headers key`,
   ),
-  site(`${MIRROR}.headers["X-Token"]`, anyOr(H.text()), (value) => mirrorCase({ headers: { "X-Token": value } })),
+  site(`${MIRROR}.headers["X-Token"]`, anyOr(H.text()), (value) =>
+    mirrorCase({ headers: legacyHeaders({ "X-Token": value }) }),
+  ),
   site(
     `${MIRROR}.headers["X-List"]`,
     anyOr(H.text()),
@@ -672,7 +676,7 @@ const hostileRegistry = fc.record({
             ),
             { selector: ([name]) => name, maxLength: 3 },
           )
-          .map((entries) => Object.fromEntries(entries) as Record<string, string | string[]>),
+          .map((entries) => legacyHeaders(Object.fromEntries(entries))),
         skipVerify: fc.boolean(),
       },
       { requiredKeys: ["host"] },
@@ -767,7 +771,7 @@ const WORST_WORKER: Case & { pinned: Part[]; upperCase: boolean } = {
             headers: own([
               ["__proto__", `'$(touch ${MARKER})'`],
               ["X-A", ["a  b", "a\\b"]],
-            ]) as Record<string, string | string[]>,
+            ]) as Record<string, string[]>,
             caPem: "-----BEGIN CERTIFICATE-----\r\nAAAA\r\n-----END CERTIFICATE-----",
           },
         ],

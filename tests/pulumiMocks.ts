@@ -6,10 +6,42 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 
+interface AliasSpec {
+  getName(): string;
+  getType(): string;
+  getStack(): string;
+  getProject(): string;
+  getParenturn(): string;
+  getNoparent(): boolean;
+}
+
 interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getAliasesList(): { getUrn(): string; getSpec(): AliasSpec | undefined }[];
+  getAliasurnsList(): string[];
+}
+
+/** An alias as the register request carries it: a URN, or a spec whose empty fields mean "as the resource". */
+export type RegisteredAlias =
+  | { urn: string }
+  | { name: string; type: string; stack: string; project: string; parentUrn: string; noParent: boolean };
+
+function aliasesOf(req: RegisterRequest): RegisteredAlias[] {
+  const specs = req.getAliasesList().map((alias): RegisteredAlias => {
+    const spec = alias.getSpec();
+    if (!spec) return { urn: alias.getUrn() };
+    return {
+      name: spec.getName(),
+      type: spec.getType(),
+      stack: spec.getStack(),
+      project: spec.getProject(),
+      parentUrn: spec.getParenturn(),
+      noParent: spec.getNoparent(),
+    };
+  });
+  return [...specs, ...req.getAliasurnsList().map((urn) => ({ urn }))];
 }
 
 function nameOfUrn(urn: string): string {
@@ -24,6 +56,8 @@ export interface Registration {
   parent?: string;
   /** Names of the explicit `dependsOn` resources. */
   dependsOn: string[];
+  /** The aliases the resource registered with (the mock monitor takes alias specs, as the engine does). */
+  aliases: RegisteredAlias[];
 }
 
 export interface MockOptions {
@@ -52,7 +86,7 @@ export interface MockedRun {
 export function installMocks(options: MockOptions = {}): MockedRun {
   const registrations: Registration[] = [];
   const calls: MockedRun["calls"] = [];
-  const graph = new Map<string, { parent?: string; dependsOn: string[] }>();
+  const graph = new Map<string, { parent?: string; dependsOn: string[]; aliases: RegisteredAlias[] }>();
 
   // Resource options don't reach `newResource`; the register request carries them.
   const prototype = MockMonitor.prototype;
@@ -65,6 +99,7 @@ export function installMocks(options: MockOptions = {}): MockedRun {
     graph.set(req.getName(), {
       parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
       dependsOn: req.getDependenciesList().map(nameOfUrn),
+      aliases: aliasesOf(req),
     });
     return original.call(this, req, callback);
   };
@@ -73,7 +108,7 @@ export function installMocks(options: MockOptions = {}): MockedRun {
     {
       newResource(args) {
         const inputs = args.inputs as Record<string, unknown>;
-        const edges = graph.get(args.name) ?? { dependsOn: [] };
+        const edges = graph.get(args.name) ?? { dependsOn: [], aliases: [] };
         registrations.push({ type: args.type, name: args.name, inputs, ...edges });
         const extra = options.outputsFor?.(args.type, args.name, inputs) ?? {};
         return { id: `${args.name}-id`, state: { ...inputs, ...extra } };

@@ -1,5 +1,5 @@
 /**
- * Generates components/catalog/containerdSchema.json: which config.toml keys each
+ * Generates components/catalog/containerdConfigKeys.json: which config.toml keys each
  * config version has, taken from what real containerd binaries print for
  * `containerd config default` (1.7.24 for version 2, 2.1.9 for version 3,
  * the builds in the e2e release mirror), plus the edits below that the
@@ -21,7 +21,7 @@ import { ensureReleases, findArtifact } from "../tests/e2e/mirror";
 /** The releases whose `config default` the data is taken from, by config version. */
 export const SOURCES = { 2: "1.7.24", 3: "2.1.9" } as const;
 
-export const SCHEMA_JSON = path.join(__dirname, "..", "components", "catalog", "containerdSchema.json");
+export const SCHEMA_JSON = path.join(__dirname, "..", "components", "catalog", "containerdConfigKeys.json");
 
 function shapeOf(value: unknown): SchemaNode {
   if (Array.isArray(value)) return "array";

@@ -17,8 +17,12 @@ export interface RuntimeSettings {
   runtimePath?: string;
   /** Pod annotations passed through to the runtime. Default: none. */
   podAnnotations?: string[];
-  /** The shim's own options, e.g. runc's `BinaryName`, runsc's `TypeUrl` and `ConfigPath`. Default: none. */
-  options?: Record<string, string | number | boolean | string[]>;
+  /**
+   * The shim's own options, e.g. runc's `BinaryName`, runsc's `TypeUrl` and `ConfigPath`: each a string, number,
+   * boolean or list of strings. Default: none.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any: the schema's map of Any; checked at run time
+  options?: Record<string, any>;
 }
 
 /**
@@ -45,7 +49,8 @@ export interface ContainerdSettings {
    * Raw config.toml tables, deep-merged into the rendered file, for keys the typed
    * settings do not cover. Each key is checked against the chosen version's
    * schema. A key the component or a typed setting already sets is an error,
-   * never a silent override. Default: none.
+   * never a silent override. Values are TOML values (tables as objects). Default: none.
    */
-  extraConfig?: TomlTable;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any: the schema's map of Any; checked at run time
+  extraConfig?: Record<string, any>;
 }

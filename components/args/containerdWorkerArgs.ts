@@ -1,9 +1,9 @@
 /** The arguments of ContainerdWorker, as users write them: the public types, with their defaults. */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Part } from "../catalog/catalog";
 import { RegistryHostsInput } from "./registryArgs";
 import { ContainerdSettings } from "./containerdSettingsArgs";
+import { Arch } from "./enums";
 
 export interface ContainerdWorkerArgs extends WorkerOptionsInput {
   /**
@@ -30,16 +30,41 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * the worker before it to roll a change out one worker at a time. A worker is then touched only once
    * the one before it has run the change and answered CRI with it, and a change that breaks containerd
    * stops at the first worker it breaks (Pulumi starts no step after a failed one). A component counts
-   * with all its children. Default: nothing, every worker at once.
+   * with all its children. Any resource will do; from another language, give the worker's `urn`.
+   * Default: nothing, every worker at once.
    */
-  after?: pulumi.Resource[];
+  after?: AfterResource[];
+}
+
+/**
+ * A resource `after` waits for: a Pulumi resource, or anything with its URN (how other languages give it,
+ * e.g. `{ urn: ${worker-0.urn} }` in YAML).
+ */
+export interface AfterResource {
+  urn: pulumi.Input<string>;
+}
+
+/** The versions to install, by part; each defaults to the catalog's. */
+export interface Versions {
+  runc?: string;
+  containerd?: string;
+  cni?: string;
+  crictl?: string;
+}
+
+/** sha256 checksums of the downloads, by part, for versions the catalog does not know. */
+export interface Checksums {
+  runc?: string;
+  containerd?: string;
+  cni?: string;
+  crictl?: string;
 }
 
 /** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
 export interface WorkerOptionsInput {
-  versions?: Partial<Record<Part, string>>;
+  versions?: Versions;
   /** `amd64` (default), `arm64`, or `auto`: the ready step asks the worker (`uname -m`) and the installs follow. */
-  arch?: string;
+  arch?: Arch;
   sandboxImage?: string;
   systemdCgroup?: boolean;
   /**
@@ -49,7 +74,7 @@ export interface WorkerOptionsInput {
    * Default `https://github.com`.
    */
   downloadBaseUrl?: pulumi.Input<string>;
-  checksums?: Partial<Record<Part, string>>;
+  checksums?: Checksums;
   /**
    * The proxy containerd uses to pull images (not the downloads, which run on the worker as root's
    * curl). Its URLs may carry credentials when given as a secret; on the worker they live in a

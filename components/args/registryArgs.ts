@@ -1,8 +1,9 @@
 /** The `registries` argument: containerd's hosts.toml per registry, as users write it. */
 
 /** What a registry host may be used for; containerd's `capabilities`. */
-export const REGISTRY_CAPABILITIES = ["pull", "resolve", "push"] as const;
-export type RegistryCapability = (typeof REGISTRY_CAPABILITIES)[number];
+export const RegistryCapability = { Pull: "pull", Resolve: "resolve", Push: "push" } as const;
+export type RegistryCapability = (typeof RegistryCapability)[keyof typeof RegistryCapability];
+export const REGISTRY_CAPABILITIES: readonly RegistryCapability[] = Object.values(RegistryCapability);
 
 /** containerd's own default for a mirror: pull blobs and resolve tags, never push. */
 export const DEFAULT_MIRROR_CAPABILITIES: readonly RegistryCapability[] = ["pull", "resolve"];
@@ -17,8 +18,11 @@ export interface RegistryMirrorInput {
   caPem?: string;
   /** Skip TLS verification for this mirror. Default: not set (containerd verifies). */
   skipVerify?: boolean;
-  /** Headers sent with every request to this mirror; not secret (they are in the stack and on the worker). */
-  headers?: Record<string, string | string[]>;
+  /**
+   * Headers sent with every request to this mirror, each with its values; not secret (they are in the stack and on
+   * the worker). A single string is still taken as one value.
+   */
+  headers?: Record<string, string[]>;
   /** Use the URL's path as the API root instead of appending `/v2`. Default: not set (false). */
   overridePath?: boolean;
 }

@@ -4,7 +4,7 @@
  * tools/containerdSchema.ts), and the lookups the settings check makes in it.
  */
 import type { ConfigSchema } from "./catalog";
-import data from "./containerdSchema.json";
+import data from "./containerdConfigKeys.json";
 
 /** The value types a key can hold, as TOML values arrive in JavaScript. */
 export type LeafType = "string" | "number" | "boolean" | "array";

@@ -101,7 +101,7 @@ export function settingEntries(settings: ContainerdSettings, schema: ConfigSchem
         input: `${from}.podAnnotations`,
       });
     }
-    for (const [key, value] of Object.entries(handler.options ?? {})) {
+    for (const [key, value] of Object.entries<TomlValue>(handler.options ?? {})) {
       entries.push({ path: [...at, "options", key], value, input: `${from}.options.${key}` });
     }
   }

@@ -1,5 +1,5 @@
 /**
- * The committed key data (components/containerdSchema.json) is still what the
+ * The committed key data (components/catalog/containerdConfigKeys.json) is still what the
  * real containerd binaries of the release mirror print for `config default`:
  * a rebuilt mirror or a changed generator that disagrees fails here
  * (`npm run schema` regenerates the data).

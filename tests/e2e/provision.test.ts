@@ -3,8 +3,10 @@
  * repeat with the same inputs, a sandbox image change, and destroy. Every
  * assertion reads the worker itself.
  */
+import * as fs from "node:fs";
 import { describe, expect, it } from "vitest";
-import { commandsRun } from "./driver";
+import { CONTAINERD_WORKER_OLD_TYPE, CONTAINERD_WORKER_TYPE } from "../../components/containerdWorker";
+import { commandsRun, readState } from "./driver";
 import { expectOk, INSTALLED_FILES, MIRROR_VERSIONS, stepsRun } from "./lab";
 import { useLab } from "./fixture";
 
@@ -47,6 +49,20 @@ describe("a worker through the program's life cycle", () => {
   it("2. the same inputs again: no command runs", async () => {
     const result = expectOk(await lab.up());
     expect(commandsRun(result)).toEqual([]);
+  });
+
+  it("2b. a stack made with the 0.1 token (containerd-worker:containerd:…) re-applies with no command and no replacement", async () => {
+    // The state as release 0.1 left it: the same resources and inputs (tests/stateCompatibility.test.ts holds every
+    // input against that release), with the component, and so every child's URN, under the old token.
+    const state = fs.readFileSync(lab.stateFile, "utf8");
+    expect(state).toContain(CONTAINERD_WORKER_TYPE);
+    fs.writeFileSync(lab.stateFile, state.split(CONTAINERD_WORKER_TYPE).join(CONTAINERD_WORKER_OLD_TYPE));
+    const result = expectOk(await lab.up());
+    expect(commandsRun(result)).toEqual([]);
+    expect(result.operations.filter((operation) => operation.op !== "same")).toEqual([]);
+    const after = readState(lab.stateFile)?.resources ?? [];
+    expect(after.filter((resource) => resource.urn.includes(CONTAINERD_WORKER_OLD_TYPE))).toEqual([]);
+    expect(after.filter((resource) => resource.parent?.includes(`${CONTAINERD_WORKER_TYPE}::`)).length).toBe(13);
   });
 
   it("3. a new sandbox image: only config, restart and verify run, and the image is in effect", async () => {

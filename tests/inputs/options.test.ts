@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { checkConnection, resolveOptions, resolveRegistries } from "../../components/inputs/options";
 import { expectInvalidInput } from "../invalidInput";
+import { Arch } from "../../components/args/enums";
 
 describe("resolveOptions", () => {
   it("fills in the article's defaults", () => {
@@ -57,7 +58,7 @@ describe("resolveOptions", () => {
     expect(resolveOptions({ sandboxImage }).sandboxImage).toBe(sandboxImage);
   });
 
-  it.each(["amd64", "arm64", "auto"])("accepts arch %s", (arch) => {
+  it.each(["amd64", "arm64", "auto"] as const)("accepts arch %s", (arch) => {
     expect(resolveOptions({ arch }).arch).toBe(arch);
   });
 
@@ -70,7 +71,7 @@ describe("resolveOptions", () => {
   });
 
   it("names every allowed arch when one is wrong", () => {
-    expect(() => resolveOptions({ arch: "x86_64" })).toThrow(
+    expect(() => resolveOptions({ arch: "x86_64" as Arch })).toThrow(
       'invalid arch: "x86_64" is not supported; use one of amd64, arm64, auto',
     );
   });
@@ -78,7 +79,7 @@ describe("resolveOptions", () => {
   it.each([
     ["versions.crictl", { versions: { crictl: "1.36" } }],
     ["versions.cni", { versions: { cni: "v1.9.1-x y" } }],
-    ["arch", { arch: "x86_64" }],
+    ["arch", { arch: "x86_64" as Arch }],
     ["sandboxImage", { sandboxImage: "Registry.k8s.io/Pause:3.10" }],
     ["sandboxImage", { sandboxImage: "pause:" }],
     ["systemdCgroup", { systemdCgroup: "yes" as unknown as boolean }],

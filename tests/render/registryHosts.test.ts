@@ -2,6 +2,7 @@ import * as TOML from "@iarna/toml";
 import { describe, expect, it } from "vitest";
 import { resolveRegistries } from "../../components/inputs/options";
 import { RegistryHostsInput } from "../../components/args/registryArgs";
+import { legacyHeaders } from "../legacyInputs";
 import { registryStream, renderHostsToml, renderRegistryFiles } from "../../components/render/registryHosts";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n";
@@ -36,7 +37,7 @@ describe("renderHostsToml parses back to containerd's hosts.toml keys", () => {
             caPem: PEM,
             skipVerify: false,
             overridePath: true,
-            headers: { "X-Mirror-Token": "abc", Accept: ["a", "b"] },
+            headers: legacyHeaders({ "X-Mirror-Token": "abc", Accept: ["a", "b"] }),
           },
         ],
       },

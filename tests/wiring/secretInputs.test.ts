@@ -8,6 +8,7 @@ import { isDeepPlain, resolveSecretInputs, secretStdinSteps } from "../../compon
 import { planWorker } from "../../components/plan/workerPlan";
 import { installMocks, isSecretValue, MockedRun, settle, valueOf } from "../pulumiMocks";
 import { expectInvalidInput } from "../invalidInput";
+import { legacyHeaders } from "../legacyInputs";
 
 const CANARY = "canary-5e77b2";
 
@@ -162,9 +163,11 @@ describe("secretStdinSteps", () => {
     const plain = scripts({});
     expect(scripts({ downloadBaseUrl: "https://m.internal/gh" })).toBe(plain);
     expect(scripts({ httpProxy: { https: "http://p:1", noProxy: ["localhost"] } })).toBe(plain);
-    expect(scripts({ registries: { "docker.io": { mirrors: [{ host: "https://m", headers: { A: "b" } }] } } })).toBe(
-      plain,
-    );
+    expect(
+      scripts({
+        registries: { "docker.io": { mirrors: [{ host: "https://m", headers: legacyHeaders({ A: "b" }) }] } },
+      }),
+    ).toBe(plain);
   });
 });
 

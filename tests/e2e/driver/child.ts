@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Engine, unwrap, type RegisterInfo } from "./engine";
+import { createUrn, Engine, unwrap, type AliasInfo, type RegisterInfo } from "./engine";
 import type { ChildArgs, ChildMessage, InvokeHook, ProgramContext, ResourceHook } from "./types";
 
 const argsFile = process.argv[2];
@@ -63,6 +63,20 @@ interface RegisterRequest {
   getProtect(): boolean;
   getRetainondelete(): boolean;
   getImportid(): string;
+  getAliasesList(): {
+    getUrn(): string;
+    getSpec():
+      | {
+          getName(): string;
+          getType(): string;
+          getStack(): string;
+          getProject(): string;
+          getParenturn(): string;
+          getNoparent(): boolean;
+        }
+      | undefined;
+  }[];
+  getAliasurnsList(): string[];
 }
 interface MonitorProto {
   registerResource(req: RegisterRequest, cb: (err: unknown, resp?: unknown) => void): Promise<void>;
@@ -124,13 +138,26 @@ process.on("unhandledRejection", onAsyncError);
 process.on("uncaughtException", onAsyncError);
 
 function urnFor(parent: string, type: string, name: string): string {
-  // Engine generateURN: the parent's qualified type chain + "$" + type (the root stack is not part of it).
-  let qualified = type;
-  if (parent) {
-    const parentType = parent.split("::")[2];
-    if (parentType && parentType !== "pulumi:pulumi:Stack") qualified = `${parentType}$${type}`;
-  }
-  return `urn:pulumi:${args.stack}::${args.project}::${qualified}::${name}`;
+  return createUrn(args.stack, args.project, parent, type, name);
+}
+
+/** The request's aliases: specs (the mock monitor supports aliasSpecs) or, from an older SDK, URNs. */
+function aliasesOf(req: RegisterRequest): AliasInfo[] {
+  const specs = req.getAliasesList().map((alias): AliasInfo => {
+    const spec = alias.getSpec();
+    if (!spec) return { urn: alias.getUrn() };
+    return {
+      spec: {
+        name: spec.getName(),
+        type: spec.getType(),
+        stack: spec.getStack(),
+        project: spec.getProject(),
+        parentUrn: spec.getParenturn(),
+        noParent: spec.getNoparent(),
+      },
+    };
+  });
+  return [...specs, ...req.getAliasurnsList().map((urn) => ({ urn }))];
 }
 
 function strip(v: unknown): unknown {
@@ -171,6 +198,7 @@ proto.registerResource = async function (this: { resources: Map<string, unknown>
       protect: req.getProtect(),
       retainOnDelete: req.getRetainondelete(),
       importId: req.getImportid(),
+      aliases: aliasesOf(req),
     };
     if (req.getDeletebeforereplacedefined()) info.deleteBeforeReplace = req.getDeletebeforereplace();
     const out = await engine.register(info);

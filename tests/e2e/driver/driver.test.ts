@@ -244,6 +244,85 @@ describe("driver: create / same / update / replace / delete", () => {
     expect(readState(path.join(dir, "state.json"))?.resources).toEqual([]);
   });
 
+  it("aliases: a component whose type or name changed takes over its old state, and its children theirs, as the engine does", async () => {
+    const dir = workdir();
+    interface AP {
+      conn: Conn;
+      dir: string;
+      type: string;
+      name: string;
+      aliases: { type?: string; name?: string }[];
+    }
+    const program = (ctx: ProgramContext<AP>) => {
+      const { dir: d, conn: c, type, name, aliases } = ctx.params;
+      class Worker extends ctx.pulumi.ComponentResource {
+        constructor(n: string) {
+          super(type, n, {}, { aliases });
+          const one = new ctx.command.remote.Command(
+            `${n}-one`,
+            { connection: c, create: `echo one >> ${d}/events`, delete: `echo del-one >> ${d}/events` },
+            { parent: this },
+          );
+          new ctx.command.remote.Command(
+            `${n}-two`,
+            { connection: c, create: `echo two >> ${d}/events`, delete: `echo del-two >> ${d}/events` },
+            { parent: this, dependsOn: [one] },
+          );
+          this.registerOutputs({});
+        }
+      }
+      const w = new Worker(name);
+      new ctx.command.remote.Command(
+        "after",
+        { connection: c, create: `echo after >> ${d}/events`, delete: `echo del-after >> ${d}/events` },
+        { dependsOn: [w] },
+      );
+      return {};
+    };
+    const stateFile = path.join(dir, "state.json");
+    const run = (params: Omit<AP, "conn" | "dir">, file = stateFile) =>
+      runDeployment<AP>({ program, params: { conn: conn(), dir, ...params }, stateFile: file });
+    expectOk(await run({ type: "test:old:Worker", name: "w", aliases: [] }));
+    expect(events(dir)).toEqual(["one", "two", "after"]);
+    const unaliased = path.join(dir, "unaliased.json");
+    fs.copyFileSync(stateFile, unaliased);
+
+    // The new type with the old one as an alias: nothing runs, every resource is the same one, under its new URN.
+    const moved = await run({ type: "test:index:Worker", name: "w", aliases: [{ type: "test:old:Worker" }] });
+    expectOk(moved);
+    expect(commandsRun(moved)).toEqual([]);
+    expect(moved.operations.map((o) => `${o.name}:${o.op}`).sort()).toEqual([
+      "after:same",
+      "w-one:same",
+      "w-two:same",
+      "w:same",
+    ]);
+    const urns = readState(stateFile)?.resources.map((r) => r.urn) ?? [];
+    expect(urns.filter((u) => u.includes("test:old:Worker"))).toEqual([]);
+    expect(urns).toContain("urn:pulumi:stack::project::test:index:Worker$command:remote:Command::w-one");
+    expect(readState(stateFile)?.resources.find((r) => r.name === "w-two")?.parent).toBe(op(moved, "w").urn);
+
+    // A rename too: the children's names follow their parent's prefix (engine inheritedChildAlias).
+    const renamed = await run({ type: "test:index:Worker", name: "v", aliases: [{ name: "w" }] });
+    expectOk(renamed);
+    expect(commandsRun(renamed)).toEqual([]);
+    expect(
+      readState(stateFile)
+        ?.resources.map((r) => r.name)
+        .sort(),
+    ).toEqual(["after", "v", "v-one", "v-two"]);
+
+    // Without the alias the same change is a new component: its children are created, the old ones deleted.
+    const replaced = await run({ type: "test:index:Worker", name: "w", aliases: [] }, unaliased);
+    expectOk(replaced);
+    expect(commandsRun(replaced).map((o) => `${o.name}:${o.command}`)).toEqual([
+      "w-one:create",
+      "w-two:create",
+      "w-two:delete",
+      "w-one:delete",
+    ]);
+  });
+
   it("changed triggers replace: the new create runs first, the old delete at the end of the deployment", async () => {
     const dir = workdir();
     const specs = (t: number): Spec[] => [

@@ -12,7 +12,8 @@
 //  [IR]  pulumi-go-provider infer/resource.go  diff(), Create/Update (no partial state unless the resource
 //        returns ResourceInitFailedError, which pulumi-command never does), markComputed/markSecret
 //  [SG]  pulumi  pkg/resource/deploy/step_generator.go  continueStepsFromDiff (replace vs update,
-//        deleteBeforeReplace), GenerateDeletes, ScheduleDeletes
+//        deleteBeforeReplace), GenerateDeletes, ScheduleDeletes; generateSteps, generateAliases,
+//        collapseAliasToUrn, inheritedChildAlias (aliases)
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -103,6 +104,34 @@ function secretWire(value: unknown): unknown {
   return isSecretWire(value) ? value : { [SIG_KEY]: SECRET_SIG, value };
 }
 
+/** An alias as the register request carries it: a URN, or a spec (empty fields: as the resource). With the
+ * aliasSpecs feature (the mock monitor has it) the SDK sends specs and leaves the children's aliases to the engine. */
+export type AliasInfo =
+  | { urn: string }
+  | { spec: { name: string; type: string; stack: string; project: string; parentUrn: string; noParent: boolean } };
+
+/** Engine resource.CreateURN: the parent's qualified type chain + "$" + type (the root stack is not part of it). */
+export function createUrn(stack: string, project: string, parent: string, type: string, name: string): string {
+  let qualified = type;
+  if (parent) {
+    const parentType = parent.split("::")[2];
+    if (parentType && parentType !== "pulumi:pulumi:Stack") qualified = `${parentType}$${type}`;
+  }
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
+}
+
+/** A URN's parts: `urn:pulumi:<stack>::<project>::<qualified type>::<name>`. */
+function urnParts(urn: string): { stack: string; project: string; qualifiedType: string; type: string; name: string } {
+  const [head = "", project = "", qualifiedType = "", ...rest] = urn.split("::");
+  return {
+    stack: head.slice("urn:pulumi:".length),
+    project,
+    qualifiedType,
+    type: qualifiedType.split("$").pop() ?? qualifiedType,
+    name: rest.join("::"),
+  };
+}
+
 export interface RegisterInfo {
   urn: string;
   type: string;
@@ -120,6 +149,7 @@ export interface RegisterInfo {
   protect: boolean;
   retainOnDelete: boolean;
   importId: string;
+  aliases: AliasInfo[];
 }
 
 export interface RegisterOutcome {
@@ -150,6 +180,10 @@ export class Engine {
   private resources: StateResource[];
   private pending: PendingOperation[] = [];
   private readonly registered = new Set<string>();
+  /** [SG] sg.aliases: the alias URN through which a registered resource found its old state, by its URN. */
+  private readonly matchedAlias = new Map<string, string>();
+  /** [SG] sg.aliased: old URNs taken over through an alias, and the URN that took each. */
+  private readonly aliased = new Map<string, string>();
   private readonly secretStrings = new Set<string>();
 
   constructor(private readonly o: EngineOptions) {
@@ -453,7 +487,7 @@ export class Engine {
       );
     }
     this.collectSecrets(info.inputs, info.type);
-    const old = this.live(info.urn);
+    const old = this.findOld(info);
     this.applyIgnoreChanges(old, info);
     try {
       if (info.type === COMMAND_TYPE && info.custom) return await this.registerCommand(info, old);
@@ -462,6 +496,80 @@ export class Engine {
       if (!(e instanceof SkippedError)) this.fail((e as Error).message);
       throw e;
     }
+  }
+
+  // ---------- aliases ----------
+
+  /** [SG] collapseAliasToUrn: a spec's empty fields are the resource's own; an explicit parent that itself
+   * matched an alias stands for its old URN; the root stack as parent is no parent. */
+  private collapseAlias(info: RegisterInfo, alias: AliasInfo): string {
+    if ("urn" in alias) return alias.urn;
+    const { spec } = alias;
+    let parent = spec.parentUrn || info.parent;
+    if (spec.parentUrn) parent = this.matchedAlias.get(spec.parentUrn) ?? parent;
+    if (spec.noParent || (parent && urnParts(parent).qualifiedType === "pulumi:pulumi:Stack")) parent = "";
+    return createUrn(
+      spec.stack || this.o.stack,
+      spec.project || this.o.project,
+      parent,
+      spec.type || info.type,
+      spec.name || info.name,
+    );
+  }
+
+  /** [SG] inheritedChildAlias: the child under the parent's old URN; a name prefixed with the parent's name gets
+   * the old parent's name as its prefix (`${name}-ready` follows its component's rename). */
+  private inheritedChildAlias(childType: string, childName: string, parentName: string, parentAlias: string): string {
+    const old = urnParts(parentAlias);
+    const name = childName.startsWith(parentName) ? old.name + childName.slice(parentName.length) : childName;
+    return `urn:pulumi:${this.o.stack}::${this.o.project}::${old.qualifiedType}$${childType}::${name}`;
+  }
+
+  /** [SG] generateAliases: the resource's own aliases, then, when its parent matched an alias, the child's URN
+   * (and each of its aliases) under that old parent URN. */
+  private aliasUrns(info: RegisterInfo): string[] {
+    const out: string[] = [];
+    const add = (urn: string) => void (out.includes(urn) || out.push(urn));
+    const own = info.aliases.map((a) => this.collapseAlias(info, a));
+    own.forEach(add);
+    const parentAlias = info.parent ? this.matchedAlias.get(info.parent) : undefined;
+    if (parentAlias !== undefined) {
+      const parentName = urnParts(info.parent).name;
+      add(this.inheritedChildAlias(info.type, info.name, parentName, parentAlias));
+      for (const urn of own) {
+        const { type, name } = urnParts(urn);
+        add(this.inheritedChildAlias(type, name, parentName, parentAlias));
+      }
+    }
+    return out;
+  }
+
+  /** [SG] generateSteps: the old state by URN first, then by each alias in order. One found through an alias is
+   * taken over: it is this resource's old state (diffed as usual, so equal inputs are a "same", nothing runs), its
+   * entry is rewritten under the new URN, and it is never deleted as missing from the program. */
+  private findOld(info: RegisterInfo): StateResource | undefined {
+    const aliases = this.aliasUrns(info);
+    const claimedBy = this.aliased.get(info.urn);
+    if (claimedBy !== undefined) {
+      throw new Error(`Duplicate resource URN '${info.urn}': '${claimedBy}' already took it over through an alias`);
+    }
+    const byUrn = this.live(info.urn);
+    if (byUrn) return byUrn;
+    for (const alias of aliases) {
+      const old = this.live(alias);
+      if (!old) continue;
+      if (this.registered.has(alias)) {
+        throw new Error(`Duplicate resource URN '${alias}': registered, and claimed by '${info.urn}' as an alias`);
+      }
+      const previous = this.aliased.get(alias);
+      if (previous !== undefined) {
+        throw new Error(`Two resources ('${previous}' and '${info.urn}') aliased to the same: '${alias}'`);
+      }
+      this.aliased.set(alias, info.urn);
+      this.matchedAlias.set(info.urn, alias);
+      return old;
+    }
+    return undefined;
   }
 
   private newEntry(info: RegisterInfo, outputs: Plain, id?: string): StateResource {
