@@ -15,8 +15,9 @@ import {
   Versions,
 } from "../catalog/catalog";
 import { DEFAULT_READY_TIMEOUT_SECONDS, READY_TIMEOUT_RANGE } from "./readiness";
-import { DEFAULT_MIRROR_CAPABILITIES, REGISTRY_CAPABILITIES, RegistryCapability } from "../args/registryArgs";
-import { RegistryHosts, RegistryMirror } from "./registries";
+import { MIRROR_KEYS, REGISTRY_KEYS, RegistryHosts, resolveRegistries } from "./registries";
+import { childPath, resolveBoolean } from "./shape";
+import { DOMAIN, resolveUrl, urlForDisplay } from "./urls";
 import { ContainerdSettings } from "../args/containerdSettingsArgs";
 import { resolveContainerdSettings } from "./containerdSettings";
 import { InvalidInputError } from "./errors";
@@ -53,15 +54,14 @@ export interface WorkerOptions {
 const VERSION = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 
-// The image reference grammar of distribution/reference, with a tag or digest required.
-const DOMAIN_PART = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const DOMAIN = `${DOMAIN_PART}(?:\\.${DOMAIN_PART})*(?::[0-9]+)?`;
 const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 const TAG = "[\\w][\\w.-]{0,127}";
 const DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
 const PINNED_IMAGE = new RegExp(
   `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG}(?:@${DIGEST})?|@${DIGEST})$`,
 );
+
+export { resolveRegistries, urlForDisplay };
 
 const PART_INPUTS = PARTS.join(", ");
 
@@ -93,40 +93,6 @@ function resolveVersions(given: Partial<Record<Part, string>> | undefined): Vers
     throw new InvalidInputError("versions.containerd", (error as Error).message);
   }
   return versions;
-}
-
-/** The characters a URL input may hold: RFC 3986's, without quotes, backslashes or spaces. */
-const URL_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
-
-/**
- * Checks an http(s) URL input. Credentials in it (`user:password@`, or `:token@`) are accepted only
- * from a secret, and an error never repeats a secret or credentials.
- */
-function resolveUrl(
-  input: string,
-  value: unknown,
-  { secret, example, credentials }: { secret: boolean; example: string; credentials: boolean },
-): string {
-  const shown =
-    typeof value !== "string" ? JSON.stringify(value) : secret ? "(a secret)" : JSON.stringify(urlForDisplay(value));
-  const invalid = (why: string) => new InvalidInputError(input, `${shown} ${why} (e.g. "${example}")`);
-  if (typeof value !== "string") throw invalid("is not an http(s) URL");
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid("is not an http(s) URL");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid("is not an http(s) URL");
-  if (!URL_CHARACTERS.test(value)) throw invalid("holds characters a URL may not: quotes, backslashes or spaces");
-  if (url.search || url.hash) throw invalid("has a query or fragment; none is allowed");
-  if (url.username || url.password) {
-    if (!credentials) throw invalid("carries credentials; none are allowed here");
-    if (!secret) {
-      throw invalid(`carries credentials: give ${input} as a secret (pulumi config set --secret, or pulumi.secret)`);
-    }
-  }
-  return value;
 }
 
 function resolveBaseUrl(value: unknown, secret: boolean): string {
@@ -189,167 +155,6 @@ function resolveHttpProxy(value: unknown, secret: boolean): HttpProxyInput | und
   return { http, https, noProxy: noProxy as string[] };
 }
 
-// A registry as containerd names its directory: host[:port], or _default for every registry without one.
-const REGISTRY_NAME = new RegExp(`^(?:_default|${DOMAIN})$`);
-// RFC 9110 token; values exclude control characters, which would split or end a header.
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HEADER_VALUE = /^[^\x00-\x1f\x7f]*$/;
-const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----$/;
-const MIRROR_KEYS = ["host", "capabilities", "caPem", "skipVerify", "headers", "overridePath"];
-const REGISTRY_KEYS = ["server", "mirrors"];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function checkKeys(input: string, value: Record<string, unknown>, allowed: string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new InvalidInputError(`${input}.${key}`, `unknown setting; the settings are ${allowed.join(", ")}`);
-    }
-  }
-}
-
-/** An http(s) URL with no query, fragment or credentials (a mirror may have a path). */
-function resolveRegistryUrl(input: string, value: unknown, example: string): string {
-  return resolveUrl(input, value, { secret: false, example, credentials: false });
-}
-
-function resolveBoolean(input: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== "boolean") {
-    throw new InvalidInputError(input, `${JSON.stringify(value)} is not a boolean`);
-  }
-  return value;
-}
-
-function resolveCapabilities(input: string, value: unknown): RegistryCapability[] {
-  if (value === undefined) return [...DEFAULT_MIRROR_CAPABILITIES];
-  const allowed = `one of ${REGISTRY_CAPABILITIES.join(", ")}, each once`;
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new InvalidInputError(input, `${JSON.stringify(value)} is not a non-empty list of ${allowed}`);
-  }
-  value.forEach((capability: unknown, index) => {
-    if (
-      typeof capability !== "string" ||
-      !(REGISTRY_CAPABILITIES as readonly string[]).includes(capability) ||
-      value.indexOf(capability) !== index
-    ) {
-      throw new InvalidInputError(`${input}[${index}]`, `${JSON.stringify(capability)} is not allowed; use ${allowed}`);
-    }
-  });
-  return value as RegistryCapability[];
-}
-
-function resolveHeaders(input: string, value: unknown): Record<string, string[]> | undefined {
-  if (value === undefined) return undefined;
-  if (!isPlainObject(value)) {
-    throw new InvalidInputError(input, `${JSON.stringify(value)} is not an object of header names to values`);
-  }
-  const headers: [string, string[]][] = [];
-  for (const [name, given] of Object.entries(value)) {
-    const at = `${input}[${JSON.stringify(name)}]`;
-    if (!HEADER_NAME.test(name)) throw new InvalidInputError(at, "is not a valid HTTP header name");
-    const values: unknown[] = Array.isArray(given) ? given : [given];
-    if (values.length === 0 || values.some((v) => typeof v !== "string" || !HEADER_VALUE.test(v))) {
-      // Header values are often credentials: the error names the header, never its value.
-      throw new InvalidInputError(at, "is not a string or a non-empty list of strings without control characters");
-    }
-    headers.push([name, values as string[]]);
-  }
-  // Own properties: a header may be named __proto__, which assignment would make the object's prototype.
-  return Object.fromEntries(headers);
-}
-
-function resolveCaPem(input: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  const pem = typeof value === "string" ? value.replace(/\r\n/g, "\n").trim() : undefined;
-  const blocks = pem?.split(/(?<=-----END CERTIFICATE-----)\s*(?=-----BEGIN)/) ?? [];
-  if (pem === undefined || pem === "" || !blocks.every((block) => PEM_CERTIFICATE.test(block))) {
-    throw new InvalidInputError(
-      input,
-      "is not PEM certificate text (one or more -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- blocks)",
-    );
-  }
-  return `${blocks.join("\n")}\n`;
-}
-
-function resolveMirror(input: string, value: unknown): RegistryMirror {
-  if (!isPlainObject(value)) {
-    throw new InvalidInputError(
-      input,
-      `${JSON.stringify(value)} is not an object like { host: "https://mirror:5000" }`,
-    );
-  }
-  checkKeys(input, value, MIRROR_KEYS);
-  const mirror: RegistryMirror = {
-    host: resolveRegistryUrl(`${input}.host`, value.host, "https://mirror.internal:5000"),
-    capabilities: resolveCapabilities(`${input}.capabilities`, value.capabilities),
-  };
-  const caPem = resolveCaPem(`${input}.caPem`, value.caPem);
-  const skipVerify = resolveBoolean(`${input}.skipVerify`, value.skipVerify);
-  const headers = resolveHeaders(`${input}.headers`, value.headers);
-  const overridePath = resolveBoolean(`${input}.overridePath`, value.overridePath);
-  // Only what was given, so that hosts.toml holds only what the user set.
-  return {
-    ...mirror,
-    ...(caPem === undefined ? {} : { caPem }),
-    ...(skipVerify === undefined ? {} : { skipVerify }),
-    ...(headers === undefined ? {} : { headers }),
-    ...(overridePath === undefined ? {} : { overridePath }),
-  };
-}
-
-/** Checks the registries' host settings; pure, so a mistake fails at preview with its path. */
-export function resolveRegistries(given: unknown): Record<string, RegistryHosts> {
-  if (given === undefined) return {};
-  if (!isPlainObject(given)) {
-    throw new InvalidInputError(
-      "registries",
-      `${JSON.stringify(given)} is not an object keyed by registry host, e.g. { "docker.io": { mirrors: [...] } }`,
-    );
-  }
-  const registries: Record<string, RegistryHosts> = {};
-  for (const [registry, value] of Object.entries(given)) {
-    const input = `registries[${JSON.stringify(registry)}]`;
-    if (!REGISTRY_NAME.test(registry)) {
-      throw new InvalidInputError(
-        input,
-        "is not a registry host[:port] (e.g. docker.io, my.registry:5000) or _default",
-      );
-    }
-    if (!isPlainObject(value)) {
-      throw new InvalidInputError(input, `${JSON.stringify(value)} is not an object like { mirrors: [...] }`);
-    }
-    checkKeys(input, value, REGISTRY_KEYS);
-    const server =
-      value.server === undefined
-        ? undefined
-        : resolveRegistryUrl(`${input}.server`, value.server, "https://registry-1.docker.io");
-    const mirrorsGiven: unknown = value.mirrors ?? [];
-    if (!Array.isArray(mirrorsGiven)) {
-      throw new InvalidInputError(`${input}.mirrors`, `${JSON.stringify(mirrorsGiven)} is not a list`);
-    }
-    const mirrors = mirrorsGiven.map((mirror: unknown, index) => resolveMirror(`${input}.mirrors[${index}]`, mirror));
-    mirrors.forEach((mirror, index) => {
-      // Each mirror is a TOML table keyed by its URL: a second one would silently replace the first.
-      if (mirrors.findIndex((other) => other.host === mirror.host) !== index) {
-        throw new InvalidInputError(`${input}.mirrors[${index}].host`, `${mirror.host} is listed twice`);
-      }
-    });
-    if (server === undefined && mirrors.length === 0) {
-      throw new InvalidInputError(input, "sets neither server nor mirrors");
-    }
-    registries[registry] = server === undefined ? { mirrors } : { server, mirrors };
-  }
-  return registries;
-}
-
-/** The path of `key` below `input`, as error messages name it: `a.b` for identifiers, `a["x.y"]` otherwise. */
-function childPath(input: string, key: string | number): string {
-  if (typeof key === "number") return `${input}[${key}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${input}.${key}` : `${input}[${JSON.stringify(key)}]`;
-}
-
 /** Names a control character for an error message, without repeating the value that holds it. */
 function describeControl(text: string): string {
   const char = CONTROL_CHARACTERS.exec(text)?.[0] ?? "";
@@ -377,19 +182,6 @@ export function checkNoControlCharacters(input: string, value: unknown): void {
       if (CONTROL_CHARACTERS.test(key)) throw new InvalidInputError(`${input} key`, describeControl(key));
       checkNoControlCharacters(childPath(input, key), item);
     }
-  }
-}
-
-/**
- * A URL as errors show it: scheme, host and port, and "/…" for a path, which may hold a token;
- * never its credentials.
- */
-export function urlForDisplay(value: string): string {
-  try {
-    const url = new URL(value);
-    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "") === "" ? "" : "/…"}`;
-  } catch {
-    return "(not a URL)";
   }
 }
 
