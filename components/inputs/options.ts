@@ -1,159 +1,19 @@
 /**
- * Checks the component's plain inputs and fills in defaults. Pure, so a bad
- * value fails at preview, before any SSH, with the input's name and what is allowed.
+ * Checks the component's inputs and fills in defaults, as `declarations.ts` states them. Pure, so a bad
+ * value fails at preview, before any SSH, with the input's name and what is allowed; a value known only
+ * later (an Output) is checked the same way once it is.
  */
-import {
-  ARCH_CHOICES,
-  ArchChoice,
-  configSchemaFor,
-  DEFAULT_ARCH,
-  DEFAULT_DOWNLOAD_BASE_URL,
-  DEFAULT_SANDBOX_IMAGE,
-  DEFAULT_VERSIONS,
-  Part,
-  PARTS,
-  Versions,
-} from "../catalog/catalog";
-import { DEFAULT_READY_TIMEOUT_SECONDS, READY_TIMEOUT_RANGE } from "./readiness";
-import { MIRROR_KEYS, REGISTRY_KEYS, RegistryHosts, resolveRegistries } from "./registries";
-import { childPath, resolveBoolean } from "./shape";
-import { DOMAIN, resolveUrl, urlForDisplay } from "./urls";
-import { ContainerdSettings } from "../args/containerdSettingsArgs";
-import { resolveContainerdSettings } from "./containerdSettings";
+import { MIRROR_KEYS, REGISTRY_KEYS, resolveRegistries } from "./registries";
+import { childPath } from "./shape";
+import { urlForDisplay } from "./urls";
 import { InvalidInputError } from "./errors";
 import { CONTROL_CHARACTERS } from "./controlCharacters";
 import * as pulumi from "@pulumi/pulumi";
 import { WorkerOptionsInput } from "../args/containerdWorkerArgs";
+import { DECLARATIONS, HttpProxyInput, OPTION_NAMES, OptionName, WorkerOptions } from "./declarations";
 
-/** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
-export interface HttpProxyInput {
-  http?: string;
-  https?: string;
-  /** Hosts, domains or CIDRs to reach directly. */
-  noProxy?: string[];
-}
-
-/** Options after validation, with every default filled in. */
-export interface WorkerOptions {
-  versions: Versions;
-  arch: ArchChoice;
-  sandboxImage: string;
-  systemdCgroup: boolean;
-  downloadBaseUrl: string;
-  checksums: Partial<Record<Part, string>>;
-  /** Absent when containerd needs no proxy. */
-  httpProxy?: HttpProxyInput;
-  purgeStateOnDestroy: boolean;
-  staticBuild: boolean;
-  readyTimeoutSeconds: number;
-  registries: Record<string, RegistryHosts>;
-  /** `{}` when none are set. */
-  containerdSettings: ContainerdSettings;
-}
-
-const VERSION = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/;
-const SHA256 = /^[0-9a-fA-F]{64}$/;
-
-const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const TAG = "[\\w][\\w.-]{0,127}";
-const DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-const PINNED_IMAGE = new RegExp(
-  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG}(?:@${DIGEST})?|@${DIGEST})$`,
-);
-
-export { resolveRegistries, urlForDisplay };
-
-const PART_INPUTS = PARTS.join(", ");
-
-function checkKnownKeys(input: string, value: object): void {
-  for (const key of Object.keys(value)) {
-    if (!(PARTS as readonly string[]).includes(key)) {
-      throw new InvalidInputError(`${input}.${key}`, `unknown part; the parts are ${PART_INPUTS}`);
-    }
-  }
-}
-
-function resolveVersions(given: Partial<Record<Part, string>> | undefined): Versions {
-  checkKnownKeys("versions", given ?? {});
-  const versions = { ...DEFAULT_VERSIONS };
-  for (const part of PARTS) {
-    const value: unknown = given?.[part] ?? DEFAULT_VERSIONS[part];
-    const match = typeof value === "string" ? VERSION.exec(value.trim()) : null;
-    if (!match || match[1] === undefined) {
-      throw new InvalidInputError(
-        `versions.${part}`,
-        `${JSON.stringify(value)} is not a release version; expected X.Y.Z (e.g. "${DEFAULT_VERSIONS[part]}")`,
-      );
-    }
-    versions[part] = match[1];
-  }
-  try {
-    configSchemaFor(versions.containerd);
-  } catch (error) {
-    throw new InvalidInputError("versions.containerd", (error as Error).message);
-  }
-  return versions;
-}
-
-function resolveBaseUrl(value: unknown, secret: boolean): string {
-  const example = DEFAULT_DOWNLOAD_BASE_URL;
-  return resolveUrl("downloadBaseUrl", value, { secret, example, credentials: true }).replace(/\/+$/, "");
-}
-
-function resolveChecksums(given: Partial<Record<Part, string>> | undefined): Partial<Record<Part, string>> {
-  checkKnownKeys("checksums", given ?? {});
-  const checksums: Partial<Record<Part, string>> = {};
-  for (const part of PARTS) {
-    const value: unknown = given?.[part];
-    if (value === undefined) continue;
-    if (typeof value !== "string" || !SHA256.test(value)) {
-      throw new InvalidInputError(
-        `checksums.${part}`,
-        `${JSON.stringify(value)} is not a sha256: expected 64 hex characters`,
-      );
-    }
-    checksums[part] = value.toLowerCase();
-  }
-  return checksums;
-}
-
-const NO_PROXY_ENTRY = /^[A-Za-z0-9.*:/_[\]-]+$/;
-
-function resolveProxyUrl(input: string, value: unknown, secret: boolean): string | undefined {
-  if (value === undefined) return undefined;
-  const url = resolveUrl(input, value, { secret, example: "http://proxy.internal:3128", credentials: true });
-  // systemd reads the environment file with shell-like quoting and expansion.
-  if (/['$]/.test(url)) {
-    throw new InvalidInputError(
-      input,
-      "holds ' or $, which systemd's environment file would not keep; percent-encode them",
-    );
-  }
-  return url;
-}
-
-/** Checks the proxy settings; none at all means no drop-in. */
-function resolveHttpProxy(value: unknown, secret: boolean): HttpProxyInput | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidInputError("httpProxy", "is not an object like { http, https, noProxy }");
-  }
-  const given = value as HttpProxyInput;
-  const http = resolveProxyUrl("httpProxy.http", given.http, secret);
-  const https = resolveProxyUrl("httpProxy.https", given.https, secret);
-  const noProxy: unknown = given.noProxy ?? [];
-  if (!Array.isArray(noProxy) || noProxy.some((entry) => typeof entry !== "string" || !NO_PROXY_ENTRY.test(entry))) {
-    throw new InvalidInputError(
-      "httpProxy.noProxy",
-      `${JSON.stringify(noProxy)} is not a list of hosts, domains or CIDRs (e.g. ["localhost", "10.0.0.0/8", ".svc"])`,
-    );
-  }
-  if (http === undefined && https === undefined) {
-    if ((noProxy as string[]).length > 0) throw new InvalidInputError("httpProxy", "noProxy needs http or https");
-    return undefined;
-  }
-  return { http, https, noProxy: noProxy as string[] };
-}
+export { resolveRegistries, urlForDisplay, OPTION_NAMES };
+export type { HttpProxyInput, OptionName, WorkerOptions };
 
 /** Names a control character for an error message, without repeating the value that holds it. */
 function describeControl(text: string): string {
@@ -236,80 +96,57 @@ function withoutSecrets<T>(secret: unknown, check: () => T): T {
   }
 }
 
+/** True when a value holds no Output or Promise at any depth: it can be checked at construction. */
+export function isDeepPlain(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return false;
+  if (typeof value !== "object" || value === null) return true;
+  return Object.values(value).every(isDeepPlain);
+}
+
+/**
+ * Checks the options `known` names (and, of those, the ones whose `needs` are known too), in the order
+ * `DECLARATIONS` lists them, each with its default when not given; `secret` names those given as secrets.
+ * The component checks its plain inputs so at construction and all of them once every one is known.
+ */
+export function resolveKnownOptions(
+  input: Partial<Record<OptionName, unknown>>,
+  secret: ReadonlySet<OptionName>,
+  known: (name: OptionName) => boolean,
+): Partial<WorkerOptions> {
+  const names = OPTION_NAMES.filter(
+    (name) => known(name) && (DECLARATIONS[name].needs ?? []).every((need) => known(need)),
+  );
+  for (const name of names) checkNoControlCharacters(name, input[name]);
+  const resolved: Partial<Record<OptionName, unknown>> = {};
+  for (const name of names) {
+    const declaration = DECLARATIONS[name];
+    const given = input[name] === undefined ? declaration.default : input[name];
+    const check = () =>
+      declaration.check?.(given, { secret: secret.has(name), resolved: resolved as Partial<WorkerOptions> });
+    resolved[name] = secret.has(name) ? withoutSecrets(input[name], check) : check();
+  }
+  return resolved as Partial<WorkerOptions>;
+}
+
 /** Checks the secret-capable inputs; `secret` names those given as secrets. */
 export function resolveSecretCapable(
   input: Partial<Record<SecretCapableInput, unknown>>,
   secret: ReadonlySet<SecretCapableInput> = new Set(),
 ): SecretCapableOptions {
-  const checked = <T>(name: SecretCapableInput, check: () => T): T => {
-    checkNoControlCharacters(name, input[name]);
-    return secret.has(name) ? withoutSecrets(input[name], check) : check();
-  };
-  return {
-    downloadBaseUrl: checked("downloadBaseUrl", () =>
-      resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL, secret.has("downloadBaseUrl")),
-    ),
-    httpProxy: checked("httpProxy", () => resolveHttpProxy(input.httpProxy, secret.has("httpProxy"))),
-    registries: checked("registries", () => resolveRegistries(input.registries)),
-  };
+  const only = new Set<OptionName>(SECRET_CAPABLE_INPUTS);
+  return resolveKnownOptions(input, secret, (name) => only.has(name)) as SecretCapableOptions;
 }
 
-/** Validates every plain option and applies the defaults stated in `catalog.ts`. */
+/** Validates every option and applies the defaults stated in `declarations.ts`. */
 export function resolveOptions(
-  input: WorkerOptionsInput,
-  secret: ReadonlySet<SecretCapableInput> = new Set(),
+  input: WorkerOptionsInput | Partial<Record<OptionName, unknown>>,
+  secret: ReadonlySet<OptionName> = new Set(),
 ): WorkerOptions {
-  const secretCapable = resolveSecretCapable(input, secret);
-  for (const [name, value] of Object.entries(input)) {
-    if (!(SECRET_CAPABLE_INPUTS as readonly string[]).includes(name)) checkNoControlCharacters(name, value);
+  const given = input as Partial<Record<OptionName, unknown>>;
+  for (const [name, value] of Object.entries(given)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(name)) checkNoControlCharacters(name, value);
   }
-  const arch: unknown = input.arch ?? DEFAULT_ARCH;
-  if (typeof arch !== "string" || !(ARCH_CHOICES as readonly string[]).includes(arch)) {
-    throw new InvalidInputError(
-      "arch",
-      `${JSON.stringify(arch)} is not supported; use one of ${ARCH_CHOICES.join(", ")}`,
-    );
-  }
-  const sandboxImage: unknown = input.sandboxImage ?? DEFAULT_SANDBOX_IMAGE;
-  if (typeof sandboxImage !== "string" || !PINNED_IMAGE.test(sandboxImage)) {
-    throw new InvalidInputError(
-      "sandboxImage",
-      `${JSON.stringify(sandboxImage)} is not a pinned image reference; expected [registry/]name:tag or name@sha256:digest (e.g. "${DEFAULT_SANDBOX_IMAGE}")`,
-    );
-  }
-  const systemdCgroup = resolveBoolean("systemdCgroup", input.systemdCgroup) ?? true;
-  const staticBuild = resolveBoolean("staticBuild", input.staticBuild) ?? false;
-  const purgeStateOnDestroy = resolveBoolean("purgeStateOnDestroy", input.purgeStateOnDestroy) ?? false;
-  const readyTimeoutSeconds: unknown = input.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS;
-  const { min, max } = READY_TIMEOUT_RANGE;
-  if (
-    typeof readyTimeoutSeconds !== "number" ||
-    !Number.isInteger(readyTimeoutSeconds) ||
-    readyTimeoutSeconds < min ||
-    readyTimeoutSeconds > max
-  ) {
-    throw new InvalidInputError(
-      "readyTimeoutSeconds",
-      `${JSON.stringify(readyTimeoutSeconds)}: expected whole seconds from ${min} to ${max} (default ${DEFAULT_READY_TIMEOUT_SECONDS})`,
-    );
-  }
-  const versions = resolveVersions(input.versions);
-  return {
-    versions,
-    arch: arch as ArchChoice,
-    sandboxImage,
-    systemdCgroup,
-    ...secretCapable,
-    checksums: resolveChecksums(input.checksums),
-    purgeStateOnDestroy,
-    staticBuild,
-    readyTimeoutSeconds,
-    containerdSettings: resolveContainerdSettings(input.containerdSettings, {
-      containerdVersion: versions.containerd,
-      sandboxImage,
-      systemdCgroup,
-    }),
-  };
+  return resolveKnownOptions(given, secret, () => true) as WorkerOptions;
 }
 
 /** The parts of an SSH connection that can be checked when they are known. */

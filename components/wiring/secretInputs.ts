@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Arch } from "../catalog/catalog";
 import {
+  isDeepPlain,
   resolveSecretCapable,
   SECRET_CAPABLE_INPUTS,
   SecretCapableInput,
@@ -17,12 +18,7 @@ import { WorkerOptionsInput } from "../args/containerdWorkerArgs";
 import { StepId } from "../catalog/stepIds";
 import { planWorker } from "../plan/workerPlan";
 
-/** True when a value holds no Output or Promise at any depth: it can be checked at construction. */
-export function isDeepPlain(value: unknown): boolean {
-  if (pulumi.Output.isInstance(value) || value instanceof Promise) return false;
-  if (typeof value !== "object" || value === null) return true;
-  return Object.values(value).every(isDeepPlain);
-}
+export { isDeepPlain };
 
 /** The secret-capable inputs once known and checked, and the names of those that were secrets. */
 export interface ResolvedSecretInputs {
