@@ -10,7 +10,7 @@ import { InvalidInputError } from "./errors";
 import { CONTROL_CHARACTERS } from "./controlCharacters";
 import * as pulumi from "@pulumi/pulumi";
 import { WorkerOptionsInput } from "../args/containerdWorkerArgs";
-import { DECLARATIONS, HttpProxyInput, OPTION_NAMES, OptionName, WorkerOptions } from "./declarations";
+import { Declaration, DECLARATIONS, HttpProxyInput, OPTION_NAMES, OptionName, WorkerOptions } from "./declarations";
 
 export { resolveRegistries, urlForDisplay, OPTION_NAMES };
 export type { HttpProxyInput, OptionName, WorkerOptions };
@@ -126,6 +126,17 @@ export function resolveKnownOptions(
     resolved[name] = secret.has(name) ? withoutSecrets(input[name], check) : check();
   }
   return resolved as Partial<WorkerOptions>;
+}
+
+/** The arguments checked on their own, whose checks need no other argument. */
+type StandaloneArgument = "detectHostDrift" | "arch";
+type Checked<K extends StandaloneArgument> = K extends OptionName ? WorkerOptions[K] : boolean;
+
+/** Checks one argument on its own as its declaration says, the default when not given; returns it checked. */
+export function checkArgument<K extends StandaloneArgument>(name: K, value: unknown): Checked<K> {
+  const declaration = DECLARATIONS[name] as Declaration<Checked<K>>;
+  const given = value === undefined ? declaration.default : value;
+  return declaration.check?.(given, { secret: false, resolved: {} }) as Checked<K>;
 }
 
 /** Checks the secret-capable inputs; `secret` names those given as secrets. */
