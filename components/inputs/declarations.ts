@@ -316,6 +316,7 @@ export const DECLARATIONS: Declarations = {
         type: "string",
         summary:
           "CPU architecture of the workers, amd64, arm64 or auto (EC2 - from what the instance type runs; hosts - each worker is asked); picks the Ubuntu 24.04 AMI and the release artifacts.",
+        docs: "A fixed arch that the instance type does not run fails at preview (`invalid instanceType: m7g.large runs arm64, not arch amd64`).",
       },
     ],
   },
