@@ -11,19 +11,11 @@ import { STEP_IDS } from "../components/catalog/stepIds";
 import { Arch } from "../components/catalog/catalog";
 import { resolveOptions } from "../components/inputs/options";
 import { planWorker } from "../components/plan/workerPlan";
+import { verifyStdout } from "./programStack";
 import { installMocks, isSecretValue, MockedRun, settle, valueOf } from "./pulumiMocks";
 
-const VERIFY_STDOUT = [
-  "Version:  0.1.0",
-  "RuntimeName:  containerd",
-  "RuntimeVersion:  v2.3.1",
-  "RuntimeApiVersion:  v1",
-  "CgroupDriver:  systemd",
-  "LastCNILoadStatus:  cni config load failed: no network config found in /etc/cni/net.d",
-].join("\n");
-
 function stdoutOf(step: string): string {
-  if (step.endsWith("-verify")) return VERIFY_STDOUT;
+  if (step.endsWith("-verify")) return verifyStdout("v2.3.1");
   if (step.endsWith("-ready")) return `arch=${step.includes("arm") ? "arm64" : "amd64"}\nkernel=6.8.0\n`;
   return "";
 }
