@@ -394,9 +394,15 @@ export const DECLARATIONS: Declarations = {
   },
 };
 
+/** The arguments the component wires itself (the connection, drift reads, dependencies): no worker option. */
+const WIRING_ARGUMENTS = ["connection", "detectHostDrift", "after"] as const satisfies readonly Exclude<
+  ArgumentName,
+  OptionName
+>[];
+
 /** The arguments that become WorkerOptions, in check order. */
 export const OPTION_NAMES = (Object.keys(DECLARATIONS) as ArgumentName[]).filter(
-  (name): name is OptionName => DECLARATIONS[name].check !== undefined && name !== "detectHostDrift",
+  (name): name is OptionName => !(WIRING_ARGUMENTS as readonly string[]).includes(name),
 );
 
 /** How a default reads in docs and doc comments: its JSON, or `none`. */
