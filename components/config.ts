@@ -9,7 +9,7 @@
  */
 export { InvalidInputError } from "./inputs/errors";
 export { CONTROL_CHARACTERS } from "./inputs/controlCharacters";
-export { checkNoControlCharacters, resolveSecretCapable, SECRET_CAPABLE_INPUTS } from "./inputs/options";
+export { checkArgument, checkNoControlCharacters, resolveSecretCapable, SECRET_CAPABLE_INPUTS } from "./inputs/options";
 export type { SecretCapableInput, SecretCapableOptions } from "./inputs/options";
 export { ARCH_CHOICES, ARCHES, PARTS } from "./catalog/catalog";
 export type { Arch, ArchChoice, Part } from "./catalog/catalog";
@@ -17,3 +17,5 @@ export { parseHostKey } from "./drift/hostKey";
 export type { PinnedHostKey } from "./drift/hostKey";
 export { hostPort } from "./wiring/workerAddresses";
 export { DEFAULT_DRIFT_READ_CONCURRENCY, MAX_DRIFT_READ_CONCURRENCY } from "./wiring/driftReads";
+export { DECLARATIONS } from "./inputs/declarations";
+export type { ArgumentName, ConfigKey } from "./inputs/declarations";

@@ -1,34 +1,43 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as remote from "@pulumi/command/remote";
-import { Arch, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog/catalog";
+import { Arch, ARCH_CHOICES, ArchChoice, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog/catalog";
 import { parseRuntimeReport, RuntimeReport } from "./worker/runtimeReport";
 import {
   checkConnection,
   checkNoControlCharacters,
   ConnectionFacts,
+  OPTION_NAMES,
+  OptionName,
+  checkArgument,
   resolveOptions,
-  SECRET_CAPABLE_INPUTS,
   WorkerOptions,
 } from "./inputs/options";
+import { DECLARATIONS } from "./inputs/declarations";
 import { InvalidInputError } from "./inputs/errors";
 import { withDriftReadSlot } from "./wiring/driftReads";
 import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./drift/hostDrift";
 import { checkHostKeys } from "./drift/hostKey";
 import { ProbeConnection, runProbe } from "./drift/sshProbe";
-import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "./inputs/readiness";
+import { BASTION_DIAL_ERROR_LIMIT, READY_TIMEOUT_RANGE, readyDialing } from "./inputs/readiness";
 import { parseReadyReport } from "./worker/readyReport";
 import { DriftingStep, DRIFTING_STEPS, StepId } from "./catalog/stepIds";
 import { claimWorkerAddress, WorkerAddress } from "./wiring/workerAddresses";
 import { planWorker, WorkerPlan } from "./plan/workerPlan";
-import { isDeepPlain, ResolvedSecretInputs, resolveSecretInputs, secretStdinSteps } from "./wiring/secretInputs";
+import {
+  isDeepPlain,
+  isSecretCapable,
+  ResolvedInputs,
+  resolveLaterInputs,
+  secretStdinSteps,
+} from "./wiring/secretInputs";
 import { AfterResource, ContainerdWorkerArgs } from "./args/containerdWorkerArgs";
 import { CgroupDriver, WorkerArch } from "./args/enums";
 
 type StepText = "create" | "update" | "delete" | "stdin";
 
-/** The secret-capable inputs when all of them were plain: already in the options. */
-const NO_SECRET_INPUTS: ResolvedSecretInputs = { values: {} as ResolvedSecretInputs["values"], secret: [] };
+/** The inputs known later when there are none: every one is already in the options. */
+const NO_LATER_INPUTS: ResolvedInputs = { values: {}, secret: [] };
 
 /**
  * The component's type token. The module is `index` because a component provider serves only that module
@@ -66,9 +75,7 @@ function plainConnectionFacts(connection: ContainerdWorkerArgs["connection"]): C
  * resource reference of a package the provider does not load), which the step then depends on. Construct answers
  * only once a worker's steps have all run, so a worker given as `after` elsewhere is done before this one starts.
  */
-function afterDependencies(
-  after: pulumi.Input<AfterResource[]> | undefined,
-): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
+function afterDependencies(after: ContainerdWorkerArgs["after"]): pulumi.Input<pulumi.Input<pulumi.Resource>[]> {
   const asResource = (entry: AfterResource | string): pulumi.Input<pulumi.Resource> => {
     if (pulumi.Resource.isInstance(entry)) return entry;
     const urn = typeof entry === "string" ? entry : entry.urn;
@@ -77,7 +84,13 @@ function afterDependencies(
       : pulumi.output(urn).apply((value) => new pulumi.DependencyResource(value));
   };
   if (after === undefined) return [];
-  if (Array.isArray(after)) return (after as (AfterResource | string)[]).map(asResource);
+  if (Array.isArray(after)) {
+    return (after as pulumi.Input<AfterResource | string>[]).map((entry) =>
+      isPlain(entry)
+        ? asResource(entry as AfterResource | string)
+        : pulumi.output(entry).apply((known) => asResource(known as AfterResource | string) as pulumi.Resource),
+    );
+  }
   // The whole list arrived as an Output (it carries dependencies): its entries are plain once it resolves.
   return pulumi
     .output(after)
@@ -125,8 +138,11 @@ export class ContainerdWorker extends pulumi.ComponentResource {
   public readonly runtimeEndpoint: pulumi.Output<string>;
   /** The cgroup driver in effect (`systemd` or `cgroupfs`), for the kubelet's `cgroupDriver`. */
   public readonly cgroupDriver: pulumi.Output<CgroupDriver>;
+  /** The pause image containerd pins for pod sandboxes: `sandboxImage` as checked. */
   public readonly sandboxImage: pulumi.Output<string>;
+  /** Where the CNI plugins are installed (`/opt/cni/bin`), for the network add-on. */
   public readonly cniBinDir: pulumi.Output<string>;
+  /** Where containerd reads CNI network configs (`/etc/cni/net.d`), for the network add-on. */
   public readonly cniConfDir: pulumi.Output<string>;
   /** The rendered /etc/containerd/config.toml. */
   public readonly config: pulumi.Output<string>;
@@ -164,12 +180,24 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     };
     validated(() => checkNoControlCharacters("name", name));
     const { connection: _connection, detectHostDrift: _detectHostDrift, after: _after, ...optionArgs } = args;
-    // Secret-capable inputs given as Outputs (a secret, say) are checked once they resolve; no script
-    // depends on them (they travel on standard input), so the scripts are planned without them.
-    const deferred = SECRET_CAPABLE_INPUTS.some((input) => !isDeepPlain(optionArgs[input]));
-    const { downloadBaseUrl: _url, httpProxy: _proxy, registries: _registries, ...settledArgs } = optionArgs;
-    const options: WorkerOptions = validated(() => resolveOptions(deferred ? settledArgs : optionArgs));
-    const secretInputs = deferred ? resolveSecretInputs(optionArgs, validated) : undefined;
+    const given = optionArgs as Partial<Record<OptionName, unknown>>;
+    // Inputs given as Outputs are checked once they resolve, with the plain inputs whose checks need them
+    // (containerdSettings follows versions); every other input is checked now. The options planned now
+    // hold the later ones' defaults: only the texts that depend on them wait for them.
+    const later = OPTION_NAMES.filter(
+      (name) => !isDeepPlain(given[name]) || (DECLARATIONS[name].needs ?? []).some((need) => !isDeepPlain(given[need])),
+    );
+    const settledArgs = Object.fromEntries(
+      Object.entries(given).filter(([name]) => !later.includes(name as OptionName)),
+    );
+    const options: WorkerOptions = validated(() => resolveOptions(settledArgs));
+    const laterInputs = later.length > 0 ? resolveLaterInputs(given, validated, later) : undefined;
+    // Secret-capable inputs travel on standard input only: no script depends on them.
+    const scriptsWait = later.some((name) => !isSecretCapable(name));
+    const detectHostDrift = args.detectHostDrift;
+    if (isDeepPlain(detectHostDrift)) {
+      validated(() => checkArgument("detectHostDrift", detectHostDrift));
+    }
     const facts = plainConnectionFacts(args.connection);
     if (facts) validated(() => checkConnection(facts));
     // One machine, one component: a second one for the same host:port fails here, naming the first
@@ -182,45 +210,77 @@ export class ContainerdWorker extends pulumi.ComponentResource {
 
     // What only the worker can tell: with drift detection, each step's generation as read
     // from it; with `arch: "auto"`, the arch its ready step reports. Everything else about
-    // the scripts is known now; without either, they are plain text.
+    // the scripts is known now (unless an input is an Output); without either, they are plain text.
+    const archLater = later.includes("arch");
     const autoArch = options.arch === "auto";
     const knownArch: Arch = options.arch === "auto" ? DEFAULT_ARCH : options.arch;
     const plan = validated(() => planWorker(name, options, {}, knownArch));
     // The repair counts hold nothing secret, though they come from the (secret) connection:
     // unsecret them so the scripts stay readable in `pulumi preview --diff`.
+    const readDrift = (value: unknown) => this.readDrift(name, value as ProbeConnection);
     const generations =
-      args.detectHostDrift === false
+      detectHostDrift === false
         ? undefined
-        : pulumi.unsecret(connection.apply((value) => this.readDrift(name, value as ProbeConnection)));
+        : pulumi.unsecret(
+            isDeepPlain(detectHostDrift)
+              ? connection.apply(readDrift)
+              : pulumi.all([connection, pulumi.output(detectHostDrift)]).apply(([value, detect]) => {
+                  validated(() => checkArgument("detectHostDrift", detect));
+                  return detect === false ? {} : readDrift(value);
+                }),
+          );
     // A script that is the same whatever the worker tells (the ready step's, for one) is plain
     // text, so its step starts at once: the first command overlaps the drift read.
     const repairs = Object.fromEntries(DRIFTING_STEPS.map((id) => [id, 1]));
-    const variants = [
-      ...(generations ? [planWorker(name, options, repairs, knownArch)] : []),
-      ...(autoArch ? ARCHES.filter((a) => a !== knownArch).map((a) => planWorker(name, options, {}, a)) : []),
-    ];
-    const isFixed = (id: StepId, kind: StepText, text: string): boolean =>
-      variants.every((variant) => variant.steps.find((s) => s.id === id)?.[kind] === text);
+    // A text reads the worker when it differs with the generations read or with the arch the worker
+    // reports, for the arch given (for each arch it may be, when that is known later).
+    const drifted = generations ? planWorker(name, options, repairs, knownArch) : undefined;
+    const choices: ArchChoice[] = archLater ? [...ARCH_CHOICES] : autoArch ? [options.arch] : [];
+    const archPlans = choices.map((choice) => {
+      const withChoice = { ...options, arch: choice };
+      const others = ARCHES.filter((a) => a !== knownArch).map((a) => planWorker(name, withChoice, {}, a));
+      return { base: planWorker(name, withChoice, {}, knownArch), others };
+    });
+    const textIn = (p: WorkerPlan, id: StepId, kind: StepText) => p.steps.find((s) => s.id === id)?.[kind];
+    const readsWorker = (id: StepId, kind: StepText, text: string): boolean =>
+      (drifted !== undefined && textIn(drifted, id, kind) !== text) ||
+      archPlans.some(({ base, others }) => others.some((o) => textIn(o, id, kind) !== textIn(base, id, kind)));
     let workerArch: pulumi.Output<Arch> | undefined;
-    type Planned = { plan: WorkerPlan; secretStdin: Set<StepId> };
-    // The plan once what it depends on is known: with the secret inputs' values, and which steps carry them.
+    type Planned = { plan: WorkerPlan; secretStdin: Set<StepId>; secretScripts: boolean };
+    // The plan once what it depends on is known: with the later inputs' values, and which steps carry
+    // a secret one (every step, when a secret reaches the scripts).
     const planFrom = (
       generationsRead: pulumi.Input<Partial<Record<DriftingStep, number>>>,
       reportedArch: pulumi.Input<Arch>,
     ): pulumi.Output<Planned> =>
       pulumi
-        .all([generationsRead, reportedArch, secretInputs ?? NO_SECRET_INPUTS])
-        .apply(([read, planArch, resolved]) => {
+        .all([generationsRead, reportedArch, laterInputs ?? NO_LATER_INPUTS])
+        .apply(([read, reported, resolved]) => {
           const resolvedOptions = { ...options, ...resolved.values };
+          const planArch = resolvedOptions.arch === "auto" ? reported : resolvedOptions.arch;
           return {
-            plan: planWorker(name, resolvedOptions, read, planArch),
+            plan: validated(() => planWorker(name, resolvedOptions, read, planArch)),
             secretStdin: secretStdinSteps(name, resolvedOptions, resolved, planArch),
+            secretScripts: resolved.secret.some((input) => !isSecretCapable(input)),
           };
         });
     let planned: pulumi.Output<Planned> | undefined;
     let settled: pulumi.Output<Planned> | undefined;
-    const readyGate = readyDialing(options.readyTimeoutSeconds);
-    const readyConnection = connection.apply((value) => gatedConnection(value, options.readyTimeoutSeconds));
+    const settledPlan = () => (settled ??= planFrom({}, knownArch));
+    const laterValue = <K extends OptionName>(input: K): pulumi.Output<pulumi.Unwrap<WorkerOptions[K]>> | undefined =>
+      laterInputs && later.includes(input)
+        ? laterInputs.apply(({ values, secret }) => {
+            const value = values[input] as WorkerOptions[K];
+            return secret.includes(input) ? pulumi.secret(value) : pulumi.output(value);
+          })
+        : undefined;
+    // A readiness timeout known later: the engine's timeout allows the longest one.
+    const readyTimeout = laterValue("readyTimeoutSeconds");
+    const readyGate = readyDialing(readyTimeout ? READY_TIMEOUT_RANGE.max : options.readyTimeoutSeconds);
+    const readyConnection = pulumi
+      .all([connection, readyTimeout ?? options.readyTimeoutSeconds])
+      .apply(([value, timeout]) => gatedConnection(value, timeout));
+    const after = afterDependencies(args.after);
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
       // Present or absent as in the plan; only the text can differ. A standard input that carries
@@ -228,18 +288,19 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       const text = (kind: StepText): pulumi.Input<string> | undefined => {
         const fixed = step[kind];
         if (fixed === undefined) return undefined;
-        const readsWorker = !isFixed(step.id, kind, fixed);
-        if (!readsWorker && (kind !== "stdin" || secretInputs === undefined)) return fixed;
+        const worker = readsWorker(step.id, kind, fixed);
+        const waitsForInputs = laterInputs !== undefined && (kind === "stdin" || scriptsWait);
+        if (!worker && !waitsForInputs) return fixed;
         // Only a text that differs with what the worker tells waits for the drift read; a standard input
-        // that may carry a secret input waits only for the secret inputs.
-        const source = readsWorker
-          ? (planned ??= planFrom(generations ?? {}, workerArch ?? knownArch))
-          : (settled ??= planFrom({}, knownArch));
-        return source.apply(({ plan: p, secretStdin }): pulumi.Output<string> => {
+        // that may carry a later input, or any text when a script depends on one, waits only for those.
+        const source = worker ? (planned ??= planFrom(generations ?? {}, workerArch ?? knownArch)) : settledPlan();
+        return source.apply(({ plan: p, secretStdin, secretScripts }): pulumi.Output<string> => {
           const value = p.steps.find((s) => s.id === step.id)?.[kind] ?? "";
-          return kind === "stdin" && secretStdin.has(step.id) ? pulumi.secret(value) : pulumi.output(value);
+          const secret = secretScripts || (kind === "stdin" && secretStdin.has(step.id));
+          return secret ? pulumi.secret(value) : pulumi.output(value);
         });
       };
+      const dependsOn = step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined);
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
         {
@@ -254,18 +315,19 @@ export class ContainerdWorker extends pulumi.ComponentResource {
         },
         {
           parent: this,
-          // Every other step runs after ready, so waiting there holds the whole worker.
-          dependsOn:
-            step.id === "ready"
-              ? afterDependencies(args.after)
-              : step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined),
+          // Every other step runs after ready, so waiting there holds the whole worker. Ready depends on
+          // no other step, so an `after` known later (an Output) can be its whole dependsOn.
+          dependsOn: step.id !== "ready" ? dependsOn : Array.isArray(after) ? [...dependsOn, ...after] : after,
           // The readiness gate may take this long; an engine timeout must not cut it short.
           customTimeouts: step.id === "ready" ? { create: `${readyGate.worstCaseSeconds}s` } : undefined,
         },
       );
       // The installs follow the arch the worker reported (its ready step runs first).
-      if (step.id === "ready" && autoArch) {
-        workerArch = commands.ready?.stdout.apply((stdout) => parseReadyReport(stdout).arch);
+      const ready = commands.ready;
+      if (step.id === "ready" && ready && (autoArch || archLater)) {
+        const reported = () => ready.stdout.apply((stdout) => parseReadyReport(stdout).arch);
+        const given = laterValue("arch");
+        workerArch = given ? given.apply((arch) => (arch === "auto" ? reported() : pulumi.output(arch))) : reported();
       }
     }
     STEP_COMMANDS.set(this, commands as Record<StepId, remote.Command>);
@@ -278,10 +340,14 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     this.runtimeApiVersion = report.runtimeApiVersion;
     this.cgroupDriver = report.cgroupDriver;
     this.runtimeEndpoint = pulumi.output(RUNTIME_ENDPOINT);
-    this.sandboxImage = pulumi.output(options.sandboxImage);
+    this.sandboxImage = laterValue("sandboxImage") ?? pulumi.output(options.sandboxImage);
     this.cniBinDir = pulumi.output(PATHS.cniBinDir);
     this.cniConfDir = pulumi.output(PATHS.cniConfDir);
-    this.config = pulumi.output(plan.config.text);
+    this.config = scriptsWait
+      ? settledPlan().apply(({ plan: p, secretScripts }) =>
+          secretScripts ? pulumi.secret(p.config.text) : pulumi.output(p.config.text),
+        )
+      : pulumi.output(plan.config.text);
 
     this.registerOutputs({
       arch: this.arch,

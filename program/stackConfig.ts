@@ -2,20 +2,21 @@
  * The Pulumi program's configuration (declared in Pulumi.yaml), parsed and
  * checked before any resource exists, so a typo fails the preview by name.
  */
-import type { ContainerdSettings, RegistryHostsInput, WorkerOptionsInput } from "containerd-worker";
+import type { WorkerOptionsInput } from "containerd-worker";
 import {
   Arch,
-  ARCH_CHOICES,
   ArchChoice,
+  ArgumentName,
+  checkArgument,
   checkNoControlCharacters,
+  ConfigKey,
   CONTROL_CHARACTERS,
+  DECLARATIONS,
   DEFAULT_DRIFT_READ_CONCURRENCY,
   hostPort,
   InvalidInputError,
   MAX_DRIFT_READ_CONCURRENCY,
   parseHostKey,
-  Part,
-  PARTS,
   resolveSecretCapable,
   SECRET_CAPABLE_INPUTS,
   SecretCapableInput,
@@ -91,12 +92,8 @@ export interface ConfigSource {
   isSecret?(key: string): boolean;
 }
 
-/** The config keys behind each secret-capable option. */
-const SECRET_CAPABLE_KEYS: Record<SecretCapableInput, string[]> = {
-  downloadBaseUrl: ["downloadBaseUrl"],
-  httpProxy: ["httpProxy", "httpsProxy", "noProxy"],
-  registries: ["registries"],
-};
+/** The config keys that set an argument of the component, as DECLARATIONS names them. */
+const configKeysOf = (name: ArgumentName): ConfigKey[] => DECLARATIONS[name].config ?? [];
 
 const ADDRESS = "(?:([a-z_][a-z0-9_.-]*)@)?([^@:\\s]+|\\[[0-9a-fA-F:]+\\])(?::(\\d+))?";
 const HOST_SPEC = new RegExp(`^([A-Za-z0-9][A-Za-z0-9-]*)=${ADDRESS}$`);
@@ -145,14 +142,29 @@ function checkCidr(value: string): string {
   return value;
 }
 
-/** Reads `<part><suffix>` keys (`containerdVersion`, `runcSha256`, ...) into a per-part record. */
-function perPart(config: ConfigSource, suffix: "Version" | "Sha256"): Partial<Record<Part, string>> {
-  const values: Partial<Record<Part, string>> = {};
-  for (const part of PARTS) {
-    const value = config.get(`${part}${suffix}`);
-    if (value !== undefined) values[part] = value;
+/** One key, read as its Pulumi.yaml type says (a JSON object when it gives none). */
+function readKey(config: ConfigSource, { key, type }: ConfigKey): unknown {
+  if (type === "string") return config.get(key);
+  if (type === "integer") return config.getNumber(key);
+  if (type === "boolean") return config.getBoolean(key);
+  return config.getObject<unknown>(key);
+}
+
+/**
+ * The component's arguments the stack sets: each from its keys in DECLARATIONS (`containerdVersion`
+ * sets `versions.containerd`), left out when none of its keys is set, so its default is the component's.
+ */
+function argumentsFrom(config: ConfigSource): Partial<Record<ArgumentName, unknown>> {
+  const args: Partial<Record<ArgumentName, unknown>> = {};
+  for (const name of Object.keys(DECLARATIONS) as ArgumentName[]) {
+    for (const key of configKeysOf(name)) {
+      const value = readKey(config, key);
+      if (value === undefined) continue;
+      if (key.field === undefined) args[name] = value;
+      else args[name] = { ...(args[name] as object | undefined), [key.field]: value };
+    }
   }
-  return values;
+  return args;
 }
 
 /**
@@ -239,41 +251,19 @@ function withHostKeys<T extends Omit<StackConfig, "hostKeys" | "bastionHostKey">
 export function readStackConfig(given: ConfigSource): StackConfig {
   // Every key, not only those a worker's inputs check again: a host spec or the SSH user reaches SSH.
   const config = refusingControlCharacters(given);
-  const arch = config.get("arch") ?? "amd64";
-  if (!(ARCH_CHOICES as readonly string[]).includes(arch)) {
-    throw new InvalidInputError(
-      "arch",
-      `${JSON.stringify(arch)} is not supported; use one of ${ARCH_CHOICES.join(", ")}`,
-    );
-  }
-  const options: WorkerOptionsInput = {
-    versions: perPart(config, "Version"),
-    arch: arch as ArchChoice, // one of them: checked above
-    sandboxImage: config.get("sandboxImage"),
-    systemdCgroup: config.getBoolean("systemdCgroup"),
-    downloadBaseUrl: config.get("downloadBaseUrl"),
-    checksums: perPart(config, "Sha256"),
-    httpProxy: {
-      http: config.get("httpProxy"),
-      https: config.get("httpsProxy"),
-      noProxy: config.getObject<string[]>("noProxy"),
-    },
-    purgeStateOnDestroy: config.getBoolean("purgeStateOnDestroy"),
-    staticBuild: config.getBoolean("staticBuild"),
-    readyTimeoutSeconds: config.getNumber("readyTimeoutSeconds"),
-    registries: config.getObject<Record<string, RegistryHostsInput>>("registries"),
-    // A JSON object; resolveOptions checks it against the chosen containerd version.
-    containerdSettings: config.getObject<ContainerdSettings>("containerdSettings"),
-  };
+  // The keys that set a component argument; each worker's component checks them (containerdSettings
+  // against the chosen containerd version), arch here too, as it picks the AMI.
+  const { connection: _connection, after: _after, detectHostDrift: driftGiven, ...options } = argumentsFrom(config);
+  const arch = checkArgument("arch", options.arch);
   const secretInputs = new Set(
-    SECRET_CAPABLE_INPUTS.filter((input) => SECRET_CAPABLE_KEYS[input].some((key) => config.isSecret?.(key) ?? false)),
+    SECRET_CAPABLE_INPUTS.filter((input) => configKeysOf(input).some(({ key }) => config.isSecret?.(key) ?? false)),
   );
   // Checked here so a mistake fails as configuration, not per worker; an error repeats no secret.
   resolveSecretCapable(options, secretInputs);
   const sshUser = config.get("sshUser") ?? "ubuntu";
   const bastionSpec = config.get("bastion");
   const bastion = bastionSpec === undefined ? undefined : parseBastion(bastionSpec);
-  const detectHostDrift = config.getBoolean("detectHostDrift") ?? true;
+  const detectHostDrift = checkArgument("detectHostDrift", driftGiven);
   const rollout = config.get("rollout") ?? "all-at-once";
   if (!(ROLLOUTS as readonly string[]).includes(rollout)) {
     throw new InvalidInputError("rollout", `${JSON.stringify(rollout)} is not one of ${ROLLOUTS.join(", ")}`);
@@ -295,7 +285,7 @@ export function readStackConfig(given: ConfigSource): StackConfig {
     detectHostDrift,
     driftReadConcurrency,
     rollout: rollout as Rollout,
-    options,
+    options: { ...options, arch } as WorkerOptionsInput,
     secretInputs,
   };
 
@@ -348,7 +338,7 @@ export function readStackConfig(given: ConfigSource): StackConfig {
       ec2: {
         count,
         instanceType: config.get("instanceType") ?? (arch === "arm64" ? "t4g.medium" : "t3.medium"),
-        arch: arch as ArchChoice,
+        arch: arch,
         sshCidr: checkCidr(sshCidr),
         sshPublicKey,
         subnetId: config.get("subnetId"),

@@ -10,6 +10,7 @@
  * its standard input, asserting that no marker command ever ran, that every step succeeded, and that
  * the files written and the URLs curl was given hold each value byte for byte.
  */
+import type { ContainerdSettings } from "../components/args/containerdSettingsArgs";
 import * as TOML from "@iarna/toml";
 import * as fc from "fast-check";
 import { spawnSync } from "node:child_process";
@@ -419,7 +420,8 @@ function expectArrival(given: Case, options: WorkerOptions, plan: WorkerPlan): v
       ? ["plugins", "io.containerd.grpc.v1.cri", "sandbox_image"]
       : ["plugins", "io.containerd.cri.v1.images", "pinned_images", "sandbox"];
   expect(valueAt(parsed, sandboxAt)).toBe(input.sandboxImage ?? options.sandboxImage);
-  const settings = input.containerdSettings ?? {};
+  // Generated inputs are plain values (the WorkerOptionsInput type also admits Outputs).
+  const settings = (input.containerdSettings ?? {}) as ContainerdSettings;
   for (const { path: keys, value } of leaves(settings.extraConfig ?? {})) {
     expect(valueAt(parsed, keys), `extraConfig ${JSON.stringify(keys)}`).toEqual(value);
   }

@@ -15,25 +15,27 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * steps run after it and use them as given, except that a `proxy` without
    * a `dialErrorLimit` gets `BASTION_DIAL_ERROR_LIMIT` (about a minute of
    * redialing), so that a fleet's commands, one connection each, get
-   * through a bastion that drops connections past its `MaxStartups`.
+   * through a bastion that drops connections past its `MaxStartups`. Required.
    */
   connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
   /**
    * Read the worker (one read-only SSH round trip) on every preview and up, so
    * that what changed on it by hand shows as a change of the step that owns it
-   * and the next up restores it. Default `true`; `false` where the machine
-   * running Pulumi cannot reach the worker.
+   * and the next up restores it; `false` where the machine running Pulumi
+   * cannot reach the worker.
+   * @default true
    */
-  detectHostDrift?: boolean;
+  detectHostDrift?: pulumi.Input<boolean>;
   /**
    * What this worker waits for before any of its steps runs, on every up and destroy alike: give it
    * the worker before it to roll a change out one worker at a time. A worker is then touched only once
    * the one before it has run the change and answered CRI with it, and a change that breaks containerd
    * stops at the first worker it breaks (Pulumi starts no step after a failed one). A component counts
-   * with all its children. Any resource will do; from another language, give the worker's `urn`.
-   * Default: nothing, every worker at once.
+   * with all its children. Any resource will do; from another language, give the worker's `urn`. None:
+   * every worker at once.
+   * @default none
    */
-  after?: AfterResource[];
+  after?: pulumi.Input<pulumi.Input<AfterResource>[]>;
 }
 
 /**
@@ -60,56 +62,87 @@ export interface Checksums {
   crictl?: string;
 }
 
-/** The plain (non-Output) options of a ContainerdWorker, as a user writes them. */
+/**
+ * The options of a ContainerdWorker, as a user writes them: each may be an Output, checked once it is
+ * known. Each `@default` is the one inputs/declarations.ts applies (a unit test holds them together).
+ */
 export interface WorkerOptionsInput {
-  versions?: Versions;
-  /** `amd64` (default), `arm64`, or `auto`: the ready step asks the worker (`uname -m`) and the installs follow. */
-  arch?: Arch;
-  sandboxImage?: string;
-  systemdCgroup?: boolean;
+  /**
+   * Release versions (`X.Y.Z`, a leading `v` allowed) of containerd (1.7.x or 2.x), runc, the CNI
+   * plugins and crictl; a part not given keeps its default.
+   * @default {"containerd":"2.3.1","runc":"1.4.2","cni":"1.9.1","crictl":"1.36.0"}
+   */
+  versions?: pulumi.Input<Versions>;
+  /**
+   * `amd64`, `arm64`, or `auto`: the ready step asks the worker (`uname -m`) and the installs follow.
+   * @default "amd64"
+   */
+  arch?: pulumi.Input<Arch>;
+  /**
+   * The pinned pause image for pod sandboxes: `[registry/]name:tag` or `name@sha256:digest`.
+   * @default "registry.k8s.io/pause:3.10.2"
+   */
+  sandboxImage?: pulumi.Input<string>;
+  /**
+   * Use the systemd cgroup driver, else cgroupfs; the kubelet must use the same driver.
+   * @default true
+   */
+  systemdCgroup?: pulumi.Input<boolean>;
   /**
    * Where release artifacts are downloaded from: replaces `https://github.com` and keeps the rest of
    * each release path (kubespray's `github_url`), for a mirror or an air-gapped worker. It may carry
    * credentials or a token: give it as a secret, and it reaches the worker only on standard input.
-   * Default `https://github.com`.
+   * @default "https://github.com"
    */
   downloadBaseUrl?: pulumi.Input<string>;
-  checksums?: Checksums;
+  /**
+   * Pinned sha256 (64 hex characters) per part; a part without one is checked against its release's
+   * own checksum file.
+   * @default {}
+   */
+  checksums?: pulumi.Input<Checksums>;
   /**
    * The proxy containerd uses to pull images (not the downloads, which run on the worker as root's
    * curl). Its URLs may carry credentials when given as a secret; on the worker they live in a
-   * root-only environment file. Default: no proxy.
+   * root-only environment file. None: no proxy.
+   * @default none
    */
   httpProxy?: pulumi.Input<HttpProxyArgs>;
   /**
    * On destroy, also remove containerd's and the CNI plugins' state: `/var/lib/containerd` (images,
-   * snapshots), `/run/containerd` and `/var/lib/cni`. Default `false`: destroy stops every container
+   * snapshots), `/run/containerd` and `/var/lib/cni`. Unset, destroy stops every container
    * and removes what the component installed, and keeps the state, so a reinstall finds its images.
    * Destroy runs the setting saved by the last up: set it, run `pulumi up` (nothing runs on the
    * workers), then `pulumi destroy`.
+   * @default false
    */
-  purgeStateOnDestroy?: boolean;
+  purgeStateOnDestroy?: pulumi.Input<boolean>;
   /**
    * Install containerd's static release (`containerd-static-<version>-linux-<arch>.tar.gz`), for
    * workers whose glibc is older than the dynamic build needs (2.35 from containerd 2.1 on).
-   * Default `false`: the dynamic build, as the article installs.
+   * Unset: the dynamic build, as the article installs.
+   * @default false
    */
-  staticBuild?: boolean;
+  staticBuild?: pulumi.Input<boolean>;
   /**
    * How long a just-booted worker has to accept SSH and finish cloud-init,
    * in seconds: the `ready` step keeps dialing at least this long, then waits
-   * for cloud-init until this long after the worker's boot. Default 300 (see
-   * `DEFAULT_READY_TIMEOUT_SECONDS`); 1 to 3600.
+   * for cloud-init until this long after the worker's boot. Whole seconds, 1 to 3600.
+   * @default 300
    */
-  readyTimeoutSeconds?: number;
+  readyTimeoutSeconds?: pulumi.Input<number>;
   /**
    * Per-registry hosts.toml (mirrors, CA, headers) under /etc/containerd/certs.d, keyed by
-   * registry host (`docker.io`, `my.registry:5000`, or `_default` for every other). Default `{}`:
-   * no files, and containerd pulls from each registry itself.
+   * registry host (`docker.io`, `my.registry:5000`, or `_default` for every other). Unset: no files,
+   * and containerd pulls from each registry itself.
+   * @default {}
    */
   registries?: pulumi.Input<Record<string, pulumi.Input<RegistryHostsInput>>>;
-  /** Extra config.toml settings, checked against the chosen containerd version's keys. Default: none. */
-  containerdSettings?: ContainerdSettings;
+  /**
+   * Extra config.toml settings, checked against the chosen containerd version's keys.
+   * @default {}
+   */
+  containerdSettings?: pulumi.Input<ContainerdSettings>;
 }
 
 /** `httpProxy` as given: any field may be an Output (a secret, say). */

@@ -15,6 +15,7 @@ import {
   tomlPath,
 } from "../catalog/containerdSchema";
 import { InvalidInputError } from "./errors";
+import { checkKeys, isPlainObject } from "./shape";
 import { ContainerdSettings, RuntimeSettings, TomlTable } from "../args/containerdSettingsArgs";
 
 const SETTINGS: (keyof ContainerdSettings)[] = [
@@ -37,19 +38,7 @@ const OPTION_KEY = /^[A-Za-z][A-Za-z0-9_]*$/;
 const SNAPSHOTTER = /^[a-z0-9][a-z0-9_.-]*$/;
 const SNAPSHOTTER_PLUGIN = "io.containerd.snapshotter.v1.";
 
-function isTable(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
-
-function checkKeys(input: string, value: Record<string, unknown>, allowed: string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new InvalidInputError(`${input}.${key}`, `unknown setting; the settings are ${allowed.join(", ")}`);
-    }
-  }
-}
 
 function label(containerdVersion: string): string {
   const [major, minor] = versionNumbers(containerdVersion);
@@ -61,7 +50,7 @@ function isTomlValue(value: unknown): boolean {
   if (typeof value === "string" || typeof value === "boolean") return true;
   if (typeof value === "number") return Number.isFinite(value);
   if (Array.isArray(value)) return value.every(isTomlValue);
-  return isTable(value) && Object.values(value).every(isTomlValue);
+  return isPlainObject(value) && Object.values(value).every(isTomlValue);
 }
 
 function describeType(node: SchemaNode): string {
@@ -71,14 +60,14 @@ function describeType(node: SchemaNode): string {
 
 function matches(node: SchemaNode, value: unknown): boolean {
   if (node === "any") return true;
-  if (typeof node === "object") return isTable(value);
+  if (typeof node === "object") return isPlainObject(value);
   if (node === "array") return Array.isArray(value);
   return typeof value === node;
 }
 
 /** The first value under a table, so an error can name a whole key path rather than the table it is in. */
 function firstLeaf(value: unknown, at: string[]): string[] {
-  if (!isTable(value)) return at;
+  if (!isPlainObject(value)) return at;
   const [key, child] = Object.entries(value)[0] ?? [];
   return key === undefined ? at : firstLeaf(child, [...at, key]);
 }
@@ -174,7 +163,7 @@ function checkRuntime(name: string, given: unknown): RuntimeSettings {
   if (name === "runc") {
     throw new InvalidInputError(input, "runc is the component's own runtime; give another runtime another name");
   }
-  if (!isTable(given)) throw new InvalidInputError(input, `${show(given)} is not a table`);
+  if (!isPlainObject(given)) throw new InvalidInputError(input, `${show(given)} is not a table`);
   checkKeys(input, given, RUNTIME_FIELDS);
   const { runtimeType, runtimePath, podAnnotations, options } = given as Partial<
     Record<keyof RuntimeSettings, unknown>
@@ -194,7 +183,7 @@ function checkRuntime(name: string, given: unknown): RuntimeSettings {
   ) {
     throw new InvalidInputError(`${input}.podAnnotations`, `${show(podAnnotations)} is not a list of strings`);
   }
-  if (options !== undefined && !isTable(options)) {
+  if (options !== undefined && !isPlainObject(options)) {
     throw new InvalidInputError(`${input}.options`, `${show(options)} is not a table`);
   }
   for (const [key, value] of Object.entries(options ?? {})) {
@@ -228,9 +217,9 @@ function checkSnapshotter(value: unknown, containerdVersion: string, extra: Reco
     throw new InvalidInputError(input, `${show(value)} is not a snapshotter name such as "overlayfs"`);
   }
   const builtIn = builtInSnapshotters(containerdVersion);
-  const proxies = isTable(extra.proxy_plugins) ? extra.proxy_plugins : {};
+  const proxies = isPlainObject(extra.proxy_plugins) ? extra.proxy_plugins : {};
   const proxy = proxies[value];
-  if (builtIn.includes(value) || (isTable(proxy) && proxy.type === "snapshot")) return;
+  if (builtIn.includes(value) || (isPlainObject(proxy) && proxy.type === "snapshot")) return;
   throw new InvalidInputError(
     input,
     `${show(value)} is not a snapshotter of ${label(containerdVersion)}: use one of ${builtIn.join(", ")}, ` +
@@ -244,12 +233,12 @@ function checkSnapshotter(value: unknown, containerdVersion: string, extra: Reco
  */
 export function resolveContainerdSettings(given: unknown, config: ContainerdConfigOptions): ContainerdSettings {
   if (given === undefined) return {};
-  if (!isTable(given)) throw new InvalidInputError(PREFIX, `${show(given)} is not an object of settings`);
+  if (!isPlainObject(given)) throw new InvalidInputError(PREFIX, `${show(given)} is not an object of settings`);
   checkKeys(PREFIX, given, SETTINGS);
   const settings = given as Partial<Record<keyof ContainerdSettings, unknown>>;
   const version = config.containerdVersion;
   const extra = settings.extraConfig ?? {};
-  if (!isTable(extra)) throw new InvalidInputError(`${PREFIX}.extraConfig`, `${show(extra)} is not a table`);
+  if (!isPlainObject(extra)) throw new InvalidInputError(`${PREFIX}.extraConfig`, `${show(extra)} is not a table`);
 
   if (settings.snapshotter !== undefined) checkSnapshotter(settings.snapshotter, version, extra);
   const size = settings.maxContainerLogLineSize;
@@ -274,7 +263,7 @@ export function resolveContainerdSettings(given: unknown, config: ContainerdConf
     }
   }
   const runtimes = settings.runtimes ?? {};
-  if (!isTable(runtimes))
+  if (!isPlainObject(runtimes))
     throw new InvalidInputError(`${PREFIX}.runtimes`, `${show(runtimes)} is not a table of runtimes by name`);
   for (const [name, runtime] of Object.entries(runtimes)) checkRuntime(name, runtime);
 

@@ -1,354 +1,19 @@
 /**
- * Checks the component's plain inputs and fills in defaults. Pure, so a bad
- * value fails at preview, before any SSH, with the input's name and what is allowed.
+ * Checks the component's inputs and fills in defaults, as `declarations.ts` states them. Pure, so a bad
+ * value fails at preview, before any SSH, with the input's name and what is allowed; a value known only
+ * later (an Output) is checked the same way once it is.
  */
-import {
-  ARCH_CHOICES,
-  ArchChoice,
-  configSchemaFor,
-  DEFAULT_ARCH,
-  DEFAULT_DOWNLOAD_BASE_URL,
-  DEFAULT_SANDBOX_IMAGE,
-  DEFAULT_VERSIONS,
-  Part,
-  PARTS,
-  Versions,
-} from "../catalog/catalog";
-import { DEFAULT_READY_TIMEOUT_SECONDS, READY_TIMEOUT_RANGE } from "./readiness";
-import { DEFAULT_MIRROR_CAPABILITIES, REGISTRY_CAPABILITIES, RegistryCapability } from "../args/registryArgs";
-import { RegistryHosts, RegistryMirror } from "./registries";
-import { ContainerdSettings } from "../args/containerdSettingsArgs";
-import { resolveContainerdSettings } from "./containerdSettings";
+import { MIRROR_KEYS, REGISTRY_KEYS, resolveRegistries } from "./registries";
+import { childPath } from "./shape";
+import { urlForDisplay } from "./urls";
 import { InvalidInputError } from "./errors";
 import { CONTROL_CHARACTERS } from "./controlCharacters";
 import * as pulumi from "@pulumi/pulumi";
 import { WorkerOptionsInput } from "../args/containerdWorkerArgs";
+import { Declaration, DECLARATIONS, HttpProxyInput, OPTION_NAMES, OptionName, WorkerOptions } from "./declarations";
 
-/** `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY` for containerd. */
-export interface HttpProxyInput {
-  http?: string;
-  https?: string;
-  /** Hosts, domains or CIDRs to reach directly. */
-  noProxy?: string[];
-}
-
-/** Options after validation, with every default filled in. */
-export interface WorkerOptions {
-  versions: Versions;
-  arch: ArchChoice;
-  sandboxImage: string;
-  systemdCgroup: boolean;
-  downloadBaseUrl: string;
-  checksums: Partial<Record<Part, string>>;
-  /** Absent when containerd needs no proxy. */
-  httpProxy?: HttpProxyInput;
-  purgeStateOnDestroy: boolean;
-  staticBuild: boolean;
-  readyTimeoutSeconds: number;
-  registries: Record<string, RegistryHosts>;
-  /** `{}` when none are set. */
-  containerdSettings: ContainerdSettings;
-}
-
-const VERSION = /^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?)$/;
-const SHA256 = /^[0-9a-fA-F]{64}$/;
-
-// The image reference grammar of distribution/reference, with a tag or digest required.
-const DOMAIN_PART = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const DOMAIN = `${DOMAIN_PART}(?:\\.${DOMAIN_PART})*(?::[0-9]+)?`;
-const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-const TAG = "[\\w][\\w.-]{0,127}";
-const DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-const PINNED_IMAGE = new RegExp(
-  `^(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*(?::${TAG}(?:@${DIGEST})?|@${DIGEST})$`,
-);
-
-const PART_INPUTS = PARTS.join(", ");
-
-function checkKnownKeys(input: string, value: object): void {
-  for (const key of Object.keys(value)) {
-    if (!(PARTS as readonly string[]).includes(key)) {
-      throw new InvalidInputError(`${input}.${key}`, `unknown part; the parts are ${PART_INPUTS}`);
-    }
-  }
-}
-
-function resolveVersions(given: Partial<Record<Part, string>> | undefined): Versions {
-  checkKnownKeys("versions", given ?? {});
-  const versions = { ...DEFAULT_VERSIONS };
-  for (const part of PARTS) {
-    const value: unknown = given?.[part] ?? DEFAULT_VERSIONS[part];
-    const match = typeof value === "string" ? VERSION.exec(value.trim()) : null;
-    if (!match || match[1] === undefined) {
-      throw new InvalidInputError(
-        `versions.${part}`,
-        `${JSON.stringify(value)} is not a release version; expected X.Y.Z (e.g. "${DEFAULT_VERSIONS[part]}")`,
-      );
-    }
-    versions[part] = match[1];
-  }
-  try {
-    configSchemaFor(versions.containerd);
-  } catch (error) {
-    throw new InvalidInputError("versions.containerd", (error as Error).message);
-  }
-  return versions;
-}
-
-/** The characters a URL input may hold: RFC 3986's, without quotes, backslashes or spaces. */
-const URL_CHARACTERS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
-
-/**
- * Checks an http(s) URL input. Credentials in it (`user:password@`, or `:token@`) are accepted only
- * from a secret, and an error never repeats a secret or credentials.
- */
-function resolveUrl(
-  input: string,
-  value: unknown,
-  { secret, example, credentials }: { secret: boolean; example: string; credentials: boolean },
-): string {
-  const shown =
-    typeof value !== "string" ? JSON.stringify(value) : secret ? "(a secret)" : JSON.stringify(urlForDisplay(value));
-  const invalid = (why: string) => new InvalidInputError(input, `${shown} ${why} (e.g. "${example}")`);
-  if (typeof value !== "string") throw invalid("is not an http(s) URL");
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid("is not an http(s) URL");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw invalid("is not an http(s) URL");
-  if (!URL_CHARACTERS.test(value)) throw invalid("holds characters a URL may not: quotes, backslashes or spaces");
-  if (url.search || url.hash) throw invalid("has a query or fragment; none is allowed");
-  if (url.username || url.password) {
-    if (!credentials) throw invalid("carries credentials; none are allowed here");
-    if (!secret) {
-      throw invalid(`carries credentials: give ${input} as a secret (pulumi config set --secret, or pulumi.secret)`);
-    }
-  }
-  return value;
-}
-
-function resolveBaseUrl(value: unknown, secret: boolean): string {
-  const example = DEFAULT_DOWNLOAD_BASE_URL;
-  return resolveUrl("downloadBaseUrl", value, { secret, example, credentials: true }).replace(/\/+$/, "");
-}
-
-function resolveChecksums(given: Partial<Record<Part, string>> | undefined): Partial<Record<Part, string>> {
-  checkKnownKeys("checksums", given ?? {});
-  const checksums: Partial<Record<Part, string>> = {};
-  for (const part of PARTS) {
-    const value: unknown = given?.[part];
-    if (value === undefined) continue;
-    if (typeof value !== "string" || !SHA256.test(value)) {
-      throw new InvalidInputError(
-        `checksums.${part}`,
-        `${JSON.stringify(value)} is not a sha256: expected 64 hex characters`,
-      );
-    }
-    checksums[part] = value.toLowerCase();
-  }
-  return checksums;
-}
-
-const NO_PROXY_ENTRY = /^[A-Za-z0-9.*:/_[\]-]+$/;
-
-function resolveProxyUrl(input: string, value: unknown, secret: boolean): string | undefined {
-  if (value === undefined) return undefined;
-  const url = resolveUrl(input, value, { secret, example: "http://proxy.internal:3128", credentials: true });
-  // systemd reads the environment file with shell-like quoting and expansion.
-  if (/['$]/.test(url)) {
-    throw new InvalidInputError(
-      input,
-      "holds ' or $, which systemd's environment file would not keep; percent-encode them",
-    );
-  }
-  return url;
-}
-
-/** Checks the proxy settings; none at all means no drop-in. */
-function resolveHttpProxy(value: unknown, secret: boolean): HttpProxyInput | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidInputError("httpProxy", "is not an object like { http, https, noProxy }");
-  }
-  const given = value as HttpProxyInput;
-  const http = resolveProxyUrl("httpProxy.http", given.http, secret);
-  const https = resolveProxyUrl("httpProxy.https", given.https, secret);
-  const noProxy: unknown = given.noProxy ?? [];
-  if (!Array.isArray(noProxy) || noProxy.some((entry) => typeof entry !== "string" || !NO_PROXY_ENTRY.test(entry))) {
-    throw new InvalidInputError(
-      "httpProxy.noProxy",
-      `${JSON.stringify(noProxy)} is not a list of hosts, domains or CIDRs (e.g. ["localhost", "10.0.0.0/8", ".svc"])`,
-    );
-  }
-  if (http === undefined && https === undefined) {
-    if ((noProxy as string[]).length > 0) throw new InvalidInputError("httpProxy", "noProxy needs http or https");
-    return undefined;
-  }
-  return { http, https, noProxy: noProxy as string[] };
-}
-
-// A registry as containerd names its directory: host[:port], or _default for every registry without one.
-const REGISTRY_NAME = new RegExp(`^(?:_default|${DOMAIN})$`);
-// RFC 9110 token; values exclude control characters, which would split or end a header.
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const HEADER_VALUE = /^[^\x00-\x1f\x7f]*$/;
-const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+\n-----END CERTIFICATE-----$/;
-const MIRROR_KEYS = ["host", "capabilities", "caPem", "skipVerify", "headers", "overridePath"];
-const REGISTRY_KEYS = ["server", "mirrors"];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function checkKeys(input: string, value: Record<string, unknown>, allowed: string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new InvalidInputError(`${input}.${key}`, `unknown setting; the settings are ${allowed.join(", ")}`);
-    }
-  }
-}
-
-/** An http(s) URL with no query, fragment or credentials (a mirror may have a path). */
-function resolveRegistryUrl(input: string, value: unknown, example: string): string {
-  return resolveUrl(input, value, { secret: false, example, credentials: false });
-}
-
-function resolveBoolean(input: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== "boolean") {
-    throw new InvalidInputError(input, `${JSON.stringify(value)} is not a boolean`);
-  }
-  return value;
-}
-
-function resolveCapabilities(input: string, value: unknown): RegistryCapability[] {
-  if (value === undefined) return [...DEFAULT_MIRROR_CAPABILITIES];
-  const allowed = `one of ${REGISTRY_CAPABILITIES.join(", ")}, each once`;
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new InvalidInputError(input, `${JSON.stringify(value)} is not a non-empty list of ${allowed}`);
-  }
-  value.forEach((capability: unknown, index) => {
-    if (
-      typeof capability !== "string" ||
-      !(REGISTRY_CAPABILITIES as readonly string[]).includes(capability) ||
-      value.indexOf(capability) !== index
-    ) {
-      throw new InvalidInputError(`${input}[${index}]`, `${JSON.stringify(capability)} is not allowed; use ${allowed}`);
-    }
-  });
-  return value as RegistryCapability[];
-}
-
-function resolveHeaders(input: string, value: unknown): Record<string, string[]> | undefined {
-  if (value === undefined) return undefined;
-  if (!isPlainObject(value)) {
-    throw new InvalidInputError(input, `${JSON.stringify(value)} is not an object of header names to values`);
-  }
-  const headers: [string, string[]][] = [];
-  for (const [name, given] of Object.entries(value)) {
-    const at = `${input}[${JSON.stringify(name)}]`;
-    if (!HEADER_NAME.test(name)) throw new InvalidInputError(at, "is not a valid HTTP header name");
-    const values: unknown[] = Array.isArray(given) ? given : [given];
-    if (values.length === 0 || values.some((v) => typeof v !== "string" || !HEADER_VALUE.test(v))) {
-      // Header values are often credentials: the error names the header, never its value.
-      throw new InvalidInputError(at, "is not a string or a non-empty list of strings without control characters");
-    }
-    headers.push([name, values as string[]]);
-  }
-  // Own properties: a header may be named __proto__, which assignment would make the object's prototype.
-  return Object.fromEntries(headers);
-}
-
-function resolveCaPem(input: string, value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  const pem = typeof value === "string" ? value.replace(/\r\n/g, "\n").trim() : undefined;
-  const blocks = pem?.split(/(?<=-----END CERTIFICATE-----)\s*(?=-----BEGIN)/) ?? [];
-  if (pem === undefined || pem === "" || !blocks.every((block) => PEM_CERTIFICATE.test(block))) {
-    throw new InvalidInputError(
-      input,
-      "is not PEM certificate text (one or more -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- blocks)",
-    );
-  }
-  return `${blocks.join("\n")}\n`;
-}
-
-function resolveMirror(input: string, value: unknown): RegistryMirror {
-  if (!isPlainObject(value)) {
-    throw new InvalidInputError(
-      input,
-      `${JSON.stringify(value)} is not an object like { host: "https://mirror:5000" }`,
-    );
-  }
-  checkKeys(input, value, MIRROR_KEYS);
-  const mirror: RegistryMirror = {
-    host: resolveRegistryUrl(`${input}.host`, value.host, "https://mirror.internal:5000"),
-    capabilities: resolveCapabilities(`${input}.capabilities`, value.capabilities),
-  };
-  const caPem = resolveCaPem(`${input}.caPem`, value.caPem);
-  const skipVerify = resolveBoolean(`${input}.skipVerify`, value.skipVerify);
-  const headers = resolveHeaders(`${input}.headers`, value.headers);
-  const overridePath = resolveBoolean(`${input}.overridePath`, value.overridePath);
-  // Only what was given, so that hosts.toml holds only what the user set.
-  return {
-    ...mirror,
-    ...(caPem === undefined ? {} : { caPem }),
-    ...(skipVerify === undefined ? {} : { skipVerify }),
-    ...(headers === undefined ? {} : { headers }),
-    ...(overridePath === undefined ? {} : { overridePath }),
-  };
-}
-
-/** Checks the registries' host settings; pure, so a mistake fails at preview with its path. */
-export function resolveRegistries(given: unknown): Record<string, RegistryHosts> {
-  if (given === undefined) return {};
-  if (!isPlainObject(given)) {
-    throw new InvalidInputError(
-      "registries",
-      `${JSON.stringify(given)} is not an object keyed by registry host, e.g. { "docker.io": { mirrors: [...] } }`,
-    );
-  }
-  const registries: Record<string, RegistryHosts> = {};
-  for (const [registry, value] of Object.entries(given)) {
-    const input = `registries[${JSON.stringify(registry)}]`;
-    if (!REGISTRY_NAME.test(registry)) {
-      throw new InvalidInputError(
-        input,
-        "is not a registry host[:port] (e.g. docker.io, my.registry:5000) or _default",
-      );
-    }
-    if (!isPlainObject(value)) {
-      throw new InvalidInputError(input, `${JSON.stringify(value)} is not an object like { mirrors: [...] }`);
-    }
-    checkKeys(input, value, REGISTRY_KEYS);
-    const server =
-      value.server === undefined
-        ? undefined
-        : resolveRegistryUrl(`${input}.server`, value.server, "https://registry-1.docker.io");
-    const mirrorsGiven: unknown = value.mirrors ?? [];
-    if (!Array.isArray(mirrorsGiven)) {
-      throw new InvalidInputError(`${input}.mirrors`, `${JSON.stringify(mirrorsGiven)} is not a list`);
-    }
-    const mirrors = mirrorsGiven.map((mirror: unknown, index) => resolveMirror(`${input}.mirrors[${index}]`, mirror));
-    mirrors.forEach((mirror, index) => {
-      // Each mirror is a TOML table keyed by its URL: a second one would silently replace the first.
-      if (mirrors.findIndex((other) => other.host === mirror.host) !== index) {
-        throw new InvalidInputError(`${input}.mirrors[${index}].host`, `${mirror.host} is listed twice`);
-      }
-    });
-    if (server === undefined && mirrors.length === 0) {
-      throw new InvalidInputError(input, "sets neither server nor mirrors");
-    }
-    registries[registry] = server === undefined ? { mirrors } : { server, mirrors };
-  }
-  return registries;
-}
-
-/** The path of `key` below `input`, as error messages name it: `a.b` for identifiers, `a["x.y"]` otherwise. */
-function childPath(input: string, key: string | number): string {
-  if (typeof key === "number") return `${input}[${key}]`;
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${input}.${key}` : `${input}[${JSON.stringify(key)}]`;
-}
+export { resolveRegistries, urlForDisplay, OPTION_NAMES };
+export type { HttpProxyInput, OptionName, WorkerOptions };
 
 /** Names a control character for an error message, without repeating the value that holds it. */
 function describeControl(text: string): string {
@@ -377,19 +42,6 @@ export function checkNoControlCharacters(input: string, value: unknown): void {
       if (CONTROL_CHARACTERS.test(key)) throw new InvalidInputError(`${input} key`, describeControl(key));
       checkNoControlCharacters(childPath(input, key), item);
     }
-  }
-}
-
-/**
- * A URL as errors show it: scheme, host and port, and "/…" for a path, which may hold a token;
- * never its credentials.
- */
-export function urlForDisplay(value: string): string {
-  try {
-    const url = new URL(value);
-    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, "") === "" ? "" : "/…"}`;
-  } catch {
-    return "(not a URL)";
   }
 }
 
@@ -444,80 +96,68 @@ function withoutSecrets<T>(secret: unknown, check: () => T): T {
   }
 }
 
+/** True when a value holds no Output or Promise at any depth: it can be checked at construction. */
+export function isDeepPlain(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return false;
+  if (typeof value !== "object" || value === null) return true;
+  return Object.values(value).every(isDeepPlain);
+}
+
+/**
+ * Checks the options `known` names (and, of those, the ones whose `needs` are known too), in the order
+ * `DECLARATIONS` lists them, each with its default when not given; `secret` names those given as secrets.
+ * The component checks its plain inputs so at construction and all of them once every one is known.
+ */
+export function resolveKnownOptions(
+  input: Partial<Record<OptionName, unknown>>,
+  secret: ReadonlySet<OptionName>,
+  known: (name: OptionName) => boolean,
+): Partial<WorkerOptions> {
+  const names = OPTION_NAMES.filter(
+    (name) => known(name) && (DECLARATIONS[name].needs ?? []).every((need) => known(need)),
+  );
+  for (const name of names) checkNoControlCharacters(name, input[name]);
+  const resolved: Partial<Record<OptionName, unknown>> = {};
+  for (const name of names) {
+    const declaration = DECLARATIONS[name];
+    const given = input[name] === undefined ? declaration.default : input[name];
+    const check = () =>
+      declaration.check?.(given, { secret: secret.has(name), resolved: resolved as Partial<WorkerOptions> });
+    resolved[name] = secret.has(name) ? withoutSecrets(input[name], check) : check();
+  }
+  return resolved as Partial<WorkerOptions>;
+}
+
+/** The arguments checked on their own, whose checks need no other argument. */
+type StandaloneArgument = "detectHostDrift" | "arch";
+type Checked<K extends StandaloneArgument> = K extends OptionName ? WorkerOptions[K] : boolean;
+
+/** Checks one argument on its own as its declaration says, the default when not given; returns it checked. */
+export function checkArgument<K extends StandaloneArgument>(name: K, value: unknown): Checked<K> {
+  const declaration = DECLARATIONS[name] as Declaration<Checked<K>>;
+  const given = value === undefined ? declaration.default : value;
+  return declaration.check?.(given, { secret: false, resolved: {} }) as Checked<K>;
+}
+
 /** Checks the secret-capable inputs; `secret` names those given as secrets. */
 export function resolveSecretCapable(
   input: Partial<Record<SecretCapableInput, unknown>>,
   secret: ReadonlySet<SecretCapableInput> = new Set(),
 ): SecretCapableOptions {
-  const checked = <T>(name: SecretCapableInput, check: () => T): T => {
-    checkNoControlCharacters(name, input[name]);
-    return secret.has(name) ? withoutSecrets(input[name], check) : check();
-  };
-  return {
-    downloadBaseUrl: checked("downloadBaseUrl", () =>
-      resolveBaseUrl(input.downloadBaseUrl ?? DEFAULT_DOWNLOAD_BASE_URL, secret.has("downloadBaseUrl")),
-    ),
-    httpProxy: checked("httpProxy", () => resolveHttpProxy(input.httpProxy, secret.has("httpProxy"))),
-    registries: checked("registries", () => resolveRegistries(input.registries)),
-  };
+  const only = new Set<OptionName>(SECRET_CAPABLE_INPUTS);
+  return resolveKnownOptions(input, secret, (name) => only.has(name)) as SecretCapableOptions;
 }
 
-/** Validates every plain option and applies the defaults stated in `catalog.ts`. */
+/** Validates every option and applies the defaults stated in `declarations.ts`. */
 export function resolveOptions(
-  input: WorkerOptionsInput,
-  secret: ReadonlySet<SecretCapableInput> = new Set(),
+  input: WorkerOptionsInput | Partial<Record<OptionName, unknown>>,
+  secret: ReadonlySet<OptionName> = new Set(),
 ): WorkerOptions {
-  const secretCapable = resolveSecretCapable(input, secret);
-  for (const [name, value] of Object.entries(input)) {
-    if (!(SECRET_CAPABLE_INPUTS as readonly string[]).includes(name)) checkNoControlCharacters(name, value);
+  const given = input as Partial<Record<OptionName, unknown>>;
+  for (const [name, value] of Object.entries(given)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(name)) checkNoControlCharacters(name, value);
   }
-  const arch: unknown = input.arch ?? DEFAULT_ARCH;
-  if (typeof arch !== "string" || !(ARCH_CHOICES as readonly string[]).includes(arch)) {
-    throw new InvalidInputError(
-      "arch",
-      `${JSON.stringify(arch)} is not supported; use one of ${ARCH_CHOICES.join(", ")}`,
-    );
-  }
-  const sandboxImage: unknown = input.sandboxImage ?? DEFAULT_SANDBOX_IMAGE;
-  if (typeof sandboxImage !== "string" || !PINNED_IMAGE.test(sandboxImage)) {
-    throw new InvalidInputError(
-      "sandboxImage",
-      `${JSON.stringify(sandboxImage)} is not a pinned image reference; expected [registry/]name:tag or name@sha256:digest (e.g. "${DEFAULT_SANDBOX_IMAGE}")`,
-    );
-  }
-  const systemdCgroup = resolveBoolean("systemdCgroup", input.systemdCgroup) ?? true;
-  const staticBuild = resolveBoolean("staticBuild", input.staticBuild) ?? false;
-  const purgeStateOnDestroy = resolveBoolean("purgeStateOnDestroy", input.purgeStateOnDestroy) ?? false;
-  const readyTimeoutSeconds: unknown = input.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS;
-  const { min, max } = READY_TIMEOUT_RANGE;
-  if (
-    typeof readyTimeoutSeconds !== "number" ||
-    !Number.isInteger(readyTimeoutSeconds) ||
-    readyTimeoutSeconds < min ||
-    readyTimeoutSeconds > max
-  ) {
-    throw new InvalidInputError(
-      "readyTimeoutSeconds",
-      `${JSON.stringify(readyTimeoutSeconds)}: expected whole seconds from ${min} to ${max} (default ${DEFAULT_READY_TIMEOUT_SECONDS})`,
-    );
-  }
-  const versions = resolveVersions(input.versions);
-  return {
-    versions,
-    arch: arch as ArchChoice,
-    sandboxImage,
-    systemdCgroup,
-    ...secretCapable,
-    checksums: resolveChecksums(input.checksums),
-    purgeStateOnDestroy,
-    staticBuild,
-    readyTimeoutSeconds,
-    containerdSettings: resolveContainerdSettings(input.containerdSettings, {
-      containerdVersion: versions.containerd,
-      sandboxImage,
-      systemdCgroup,
-    }),
-  };
+  return resolveKnownOptions(given, secret, () => true) as WorkerOptions;
 }
 
 /** The parts of an SSH connection that can be checked when they are known. */

@@ -101,18 +101,13 @@ describe("readStackConfig", () => {
         purgeStateOnDestroy: true,
       }),
     );
+    // Only what the stack set (and the checked arch): every other argument keeps the component's default.
     expect(config.options).toEqual({
       versions: { containerd: "2.1.9", crictl: "1.35.0" },
       arch: "amd64",
       sandboxImage: "pause:3.9",
       systemdCgroup: false,
-      downloadBaseUrl: undefined,
-      checksums: {},
-      httpProxy: { http: undefined, https: undefined, noProxy: undefined },
       purgeStateOnDestroy: true,
-      readyTimeoutSeconds: undefined,
-      registries: undefined,
-      containerdSettings: undefined,
     });
   });
 

@@ -4,7 +4,7 @@ import { ContainerdWorker } from "../../components/containerdWorker";
 import { InvalidInputError } from "../../components/inputs/errors";
 import { resolveOptions, resolveSecretCapable, SecretCapableInput } from "../../components/inputs/options";
 import { WorkerOptionsInput } from "../../components/args/containerdWorkerArgs";
-import { isDeepPlain, resolveSecretInputs, secretStdinSteps } from "../../components/wiring/secretInputs";
+import { isDeepPlain, resolveLaterInputs, secretStdinSteps } from "../../components/wiring/secretInputs";
 import { planWorker } from "../../components/plan/workerPlan";
 import { installMocks, isSecretValue, MockedRun, settle, valueOf } from "../pulumiMocks";
 import { expectInvalidInput } from "../invalidInput";
@@ -103,11 +103,11 @@ describe("an error about a secret input (found by tests/hostileInput.test.ts)", 
   });
 });
 
-describe("resolveSecretInputs", () => {
+describe("resolveLaterInputs", () => {
   const check = <T>(resolve: () => T): T => resolve();
 
   it("notes which inputs were secrets and hands on their checked values, unsecreted", async () => {
-    const resolved = resolveSecretInputs(
+    const resolved = resolveLaterInputs(
       { downloadBaseUrl: pulumi.secret("https://mirror.internal/gh/"), httpProxy: { http: "http://proxy:3128" } },
       check,
     );
@@ -119,7 +119,7 @@ describe("resolveSecretInputs", () => {
   });
 
   it("a secret nested in an input makes the whole input secret", async () => {
-    const resolved = resolveSecretInputs({ httpProxy: { https: pulumi.secret(`http://u:${CANARY}@p:1`) } }, check);
+    const resolved = resolveLaterInputs({ httpProxy: { https: pulumi.secret(`http://u:${CANARY}@p:1`) } }, check);
     expect((await valueOf(resolved)).secret).toEqual(["httpProxy"]);
   });
 
@@ -133,7 +133,7 @@ describe("resolveSecretInputs", () => {
         return undefined as T;
       }
     };
-    await valueOf(resolveSecretInputs({ downloadBaseUrl: pulumi.secret(`ftp://u:${CANARY}@mirror`) }, record));
+    await valueOf(resolveLaterInputs({ downloadBaseUrl: pulumi.secret(`ftp://u:${CANARY}@mirror`) }, record));
     expect(caught).toBeInstanceOf(InvalidInputError);
     expect((caught as Error).message).toMatch(/^invalid downloadBaseUrl: \(a secret\) is not an http\(s\) URL/);
     expect((caught as Error).message).not.toContain(CANARY);
