@@ -103,7 +103,9 @@ describe("the tarball", () => {
         "dist/index.d.ts.map",
         "dist/config.js",
         "dist/config.d.ts",
-        "dist/catalog/containerdSchema.json",
+        "dist/catalog/containerdConfigKeys.json",
+        "PulumiPlugin.yaml",
+        "schema.json",
       ]),
     );
   });
