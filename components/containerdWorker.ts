@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as remote from "@pulumi/command/remote";
-import { Arch, ARCH_CHOICES, ArchChoice, ARCHES, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog/catalog";
+import { Arch, DEFAULT_ARCH, PATHS, RUNTIME_ENDPOINT } from "./catalog/catalog";
 import { parseRuntimeReport, RuntimeReport } from "./worker/runtimeReport";
 import {
   checkConnection,
@@ -21,23 +21,13 @@ import { checkHostKeys } from "./drift/hostKey";
 import { ProbeConnection, runProbe } from "./drift/sshProbe";
 import { BASTION_DIAL_ERROR_LIMIT, READY_TIMEOUT_RANGE, readyDialing } from "./inputs/readiness";
 import { parseReadyReport } from "./worker/readyReport";
-import { DriftingStep, DRIFTING_STEPS, StepId } from "./catalog/stepIds";
+import { DriftingStep, StepId } from "./catalog/stepIds";
 import { claimWorkerAddress, WorkerAddress } from "./wiring/workerAddresses";
-import { planWorker, WorkerPlan } from "./plan/workerPlan";
-import {
-  isDeepPlain,
-  isSecretCapable,
-  ResolvedInputs,
-  resolveLaterInputs,
-  secretStdinSteps,
-} from "./wiring/secretInputs";
+import { planWorker } from "./plan/workerPlan";
+import { isDeepPlain, isSecretCapable, resolveLaterInputs } from "./wiring/laterInputs";
+import { ScriptVariants, StepText } from "./wiring/scriptVariants";
 import { AfterResource, ContainerdWorkerArgs } from "./args/containerdWorkerArgs";
 import { CgroupDriver, WorkerArch } from "./args/enums";
-
-type StepText = "create" | "update" | "delete" | "stdin";
-
-/** The inputs known later when there are none: every one is already in the options. */
-const NO_LATER_INPUTS: ResolvedInputs = { values: {}, secret: [] };
 
 /**
  * The component's type token. The module is `index` because a component provider serves only that module
@@ -229,44 +219,18 @@ export class ContainerdWorker extends pulumi.ComponentResource {
                   return detect === false ? {} : readDrift(value);
                 }),
           );
-    // A script that is the same whatever the worker tells (the ready step's, for one) is plain
-    // text, so its step starts at once: the first command overlaps the drift read.
-    const repairs = Object.fromEntries(DRIFTING_STEPS.map((id) => [id, 1]));
-    // A text reads the worker when it differs with the generations read or with the arch the worker
-    // reports, for the arch given (for each arch it may be, when that is known later).
-    const drifted = generations ? planWorker(name, options, repairs, knownArch) : undefined;
-    const choices: ArchChoice[] = archLater ? [...ARCH_CHOICES] : autoArch ? [options.arch] : [];
-    const archPlans = choices.map((choice) => {
-      const withChoice = { ...options, arch: choice };
-      const others = ARCHES.filter((a) => a !== knownArch).map((a) => planWorker(name, withChoice, {}, a));
-      return { base: planWorker(name, withChoice, {}, knownArch), others };
+    // Which texts are plain now and what each of the others waits for (see scriptVariants.ts).
+    const variants = new ScriptVariants({
+      name,
+      options,
+      knownArch,
+      archLater,
+      generations,
+      laterInputs,
+      scriptsWait,
+      validated,
     });
-    const textIn = (p: WorkerPlan, id: StepId, kind: StepText) => p.steps.find((s) => s.id === id)?.[kind];
-    const readsWorker = (id: StepId, kind: StepText, text: string): boolean =>
-      (drifted !== undefined && textIn(drifted, id, kind) !== text) ||
-      archPlans.some(({ base, others }) => others.some((o) => textIn(o, id, kind) !== textIn(base, id, kind)));
     let workerArch: pulumi.Output<Arch> | undefined;
-    type Planned = { plan: WorkerPlan; secretStdin: Set<StepId>; secretScripts: boolean };
-    // The plan once what it depends on is known: with the later inputs' values, and which steps carry
-    // a secret one (every step, when a secret reaches the scripts).
-    const planFrom = (
-      generationsRead: pulumi.Input<Partial<Record<DriftingStep, number>>>,
-      reportedArch: pulumi.Input<Arch>,
-    ): pulumi.Output<Planned> =>
-      pulumi
-        .all([generationsRead, reportedArch, laterInputs ?? NO_LATER_INPUTS])
-        .apply(([read, reported, resolved]) => {
-          const resolvedOptions = { ...options, ...resolved.values };
-          const planArch = resolvedOptions.arch === "auto" ? reported : resolvedOptions.arch;
-          return {
-            plan: validated(() => planWorker(name, resolvedOptions, read, planArch)),
-            secretStdin: secretStdinSteps(name, resolvedOptions, resolved, planArch),
-            secretScripts: resolved.secret.some((input) => !isSecretCapable(input)),
-          };
-        });
-    let planned: pulumi.Output<Planned> | undefined;
-    let settled: pulumi.Output<Planned> | undefined;
-    const settledPlan = () => (settled ??= planFrom({}, knownArch));
     const laterValue = <K extends OptionName>(input: K): pulumi.Output<pulumi.Unwrap<WorkerOptions[K]>> | undefined =>
       laterInputs && later.includes(input)
         ? laterInputs.apply(({ values, secret }) => {
@@ -283,23 +247,8 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     const after = afterDependencies(args.after);
     const commands: Partial<Record<StepId, remote.Command>> = {};
     for (const step of plan.steps) {
-      // Present or absent as in the plan; only the text can differ. A standard input that carries
-      // a secret input is secret, and only such a one.
-      const text = (kind: StepText): pulumi.Input<string> | undefined => {
-        const fixed = step[kind];
-        if (fixed === undefined) return undefined;
-        const worker = readsWorker(step.id, kind, fixed);
-        const waitsForInputs = laterInputs !== undefined && (kind === "stdin" || scriptsWait);
-        if (!worker && !waitsForInputs) return fixed;
-        // Only a text that differs with what the worker tells waits for the drift read; a standard input
-        // that may carry a later input, or any text when a script depends on one, waits only for those.
-        const source = worker ? (planned ??= planFrom(generations ?? {}, workerArch ?? knownArch)) : settledPlan();
-        return source.apply(({ plan: p, secretStdin, secretScripts }): pulumi.Output<string> => {
-          const value = p.steps.find((s) => s.id === step.id)?.[kind] ?? "";
-          const secret = secretScripts || (kind === "stdin" && secretStdin.has(step.id));
-          return secret ? pulumi.secret(value) : pulumi.output(value);
-        });
-      };
+      // Present or absent as in the plan; only the text can differ.
+      const text = (kind: StepText) => variants.text(step, kind, workerArch ?? knownArch);
       const dependsOn = step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined);
       commands[step.id] = new remote.Command(
         `${name}-${step.id}`,
@@ -344,9 +293,11 @@ export class ContainerdWorker extends pulumi.ComponentResource {
     this.cniBinDir = pulumi.output(PATHS.cniBinDir);
     this.cniConfDir = pulumi.output(PATHS.cniConfDir);
     this.config = scriptsWait
-      ? settledPlan().apply(({ plan: p, secretScripts }) =>
-          secretScripts ? pulumi.secret(p.config.text) : pulumi.output(p.config.text),
-        )
+      ? variants
+          .settled()
+          .apply(({ plan: p, secretScripts }) =>
+            secretScripts ? pulumi.secret(p.config.text) : pulumi.output(p.config.text),
+          )
       : pulumi.output(plan.config.text);
 
     this.registerOutputs({

@@ -4,7 +4,7 @@ import { ContainerdWorker } from "../../components/containerdWorker";
 import { InvalidInputError } from "../../components/inputs/errors";
 import { resolveOptions, resolveSecretCapable, SecretCapableInput } from "../../components/inputs/options";
 import { WorkerOptionsInput } from "../../components/args/containerdWorkerArgs";
-import { isDeepPlain, resolveLaterInputs, secretStdinSteps } from "../../components/wiring/secretInputs";
+import { isDeepPlain, resolveLaterInputs, secretStdinSteps } from "../../components/wiring/laterInputs";
 import { planWorker } from "../../components/plan/workerPlan";
 import { installMocks, isSecretValue, MockedRun, settle, valueOf } from "../pulumiMocks";
 import { expectInvalidInput } from "../invalidInput";
