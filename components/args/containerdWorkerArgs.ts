@@ -23,6 +23,7 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * that what changed on it by hand shows as a change of the step that owns it
    * and the next up restores it; `false` where the machine running Pulumi
    * cannot reach the worker.
+   * Default: `true`.
    * @default true
    */
   detectHostDrift?: pulumi.Input<boolean>;
@@ -33,6 +34,7 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * stops at the first worker it breaks (Pulumi starts no step after a failed one). A component counts
    * with all its children. Any resource will do; from another language, give the worker's `urn`. None:
    * every worker at once.
+   * Default: none.
    * @default none
    */
   after?: pulumi.Input<pulumi.Input<AfterResource>[]>;
@@ -70,21 +72,25 @@ export interface WorkerOptionsInput {
   /**
    * Release versions (`X.Y.Z`, a leading `v` allowed) of containerd (1.7.x or 2.x), runc, the CNI
    * plugins and crictl; a part not given keeps its default.
+   * Default: `{"containerd":"2.3.1","runc":"1.4.2","cni":"1.9.1","crictl":"1.36.0"}`.
    * @default {"containerd":"2.3.1","runc":"1.4.2","cni":"1.9.1","crictl":"1.36.0"}
    */
   versions?: pulumi.Input<Versions>;
   /**
    * `amd64`, `arm64`, or `auto`: the ready step asks the worker (`uname -m`) and the installs follow.
+   * Default: `"amd64"`.
    * @default "amd64"
    */
   arch?: pulumi.Input<Arch>;
   /**
    * The pinned pause image for pod sandboxes: `[registry/]name:tag` or `name@sha256:digest`.
+   * Default: `"registry.k8s.io/pause:3.10.2"`.
    * @default "registry.k8s.io/pause:3.10.2"
    */
   sandboxImage?: pulumi.Input<string>;
   /**
    * Use the systemd cgroup driver, else cgroupfs; the kubelet must use the same driver.
+   * Default: `true`.
    * @default true
    */
   systemdCgroup?: pulumi.Input<boolean>;
@@ -92,12 +98,14 @@ export interface WorkerOptionsInput {
    * Where release artifacts are downloaded from: replaces `https://github.com` and keeps the rest of
    * each release path (kubespray's `github_url`), for a mirror or an air-gapped worker. It may carry
    * credentials or a token: give it as a secret, and it reaches the worker only on standard input.
+   * Default: `"https://github.com"`.
    * @default "https://github.com"
    */
   downloadBaseUrl?: pulumi.Input<string>;
   /**
    * Pinned sha256 (64 hex characters) per part; a part without one is checked against its release's
    * own checksum file.
+   * Default: `{}`.
    * @default {}
    */
   checksums?: pulumi.Input<Checksums>;
@@ -105,6 +113,7 @@ export interface WorkerOptionsInput {
    * The proxy containerd uses to pull images (not the downloads, which run on the worker as root's
    * curl). Its URLs may carry credentials when given as a secret; on the worker they live in a
    * root-only environment file. None: no proxy.
+   * Default: none.
    * @default none
    */
   httpProxy?: pulumi.Input<HttpProxyArgs>;
@@ -114,6 +123,7 @@ export interface WorkerOptionsInput {
    * and removes what the component installed, and keeps the state, so a reinstall finds its images.
    * Destroy runs the setting saved by the last up: set it, run `pulumi up` (nothing runs on the
    * workers), then `pulumi destroy`.
+   * Default: `false`.
    * @default false
    */
   purgeStateOnDestroy?: pulumi.Input<boolean>;
@@ -121,6 +131,7 @@ export interface WorkerOptionsInput {
    * Install containerd's static release (`containerd-static-<version>-linux-<arch>.tar.gz`), for
    * workers whose glibc is older than the dynamic build needs (2.35 from containerd 2.1 on).
    * Unset: the dynamic build, as the article installs.
+   * Default: `false`.
    * @default false
    */
   staticBuild?: pulumi.Input<boolean>;
@@ -128,6 +139,7 @@ export interface WorkerOptionsInput {
    * How long a just-booted worker has to accept SSH and finish cloud-init,
    * in seconds: the `ready` step keeps dialing at least this long, then waits
    * for cloud-init until this long after the worker's boot. Whole seconds, 1 to 3600.
+   * Default: `300`.
    * @default 300
    */
   readyTimeoutSeconds?: pulumi.Input<number>;
@@ -135,11 +147,13 @@ export interface WorkerOptionsInput {
    * Per-registry hosts.toml (mirrors, CA, headers) under /etc/containerd/certs.d, keyed by
    * registry host (`docker.io`, `my.registry:5000`, or `_default` for every other). Unset: no files,
    * and containerd pulls from each registry itself.
+   * Default: `{}`.
    * @default {}
    */
   registries?: pulumi.Input<Record<string, pulumi.Input<RegistryHostsInput>>>;
   /**
    * Extra config.toml settings, checked against the chosen containerd version's keys.
+   * Default: `{}`.
    * @default {}
    */
   containerdSettings?: pulumi.Input<ContainerdSettings>;

@@ -63,6 +63,10 @@ describe("the args' doc comments", () => {
       expect(arg.doc).toMatch(/Required\./);
     } else {
       expect(arg.defaultTag, `${name}: @default disagrees with inputs/declarations.ts`).toBe(defaultText(declaration));
+      // The provider's schema drops doc tags: the default must be in the text other languages read too.
+      const stated =
+        defaultText(declaration) === "none" ? "Default: none." : `Default: \`${defaultText(declaration)}\`.`;
+      expect(arg.doc, `${name}: its text does not state the default`).toContain(stated);
     }
   });
 });
