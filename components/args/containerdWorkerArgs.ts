@@ -5,7 +5,13 @@ import { RegistryHostsInput } from "./registryArgs";
 import { ContainerdSettings } from "./containerdSettingsArgs";
 import { Arch } from "./enums";
 
-export interface ContainerdWorkerArgs extends WorkerOptionsInput {
+/**
+ * The arguments of a ContainerdWorker. Every one may be an Output, checked once it is known. The members stand
+ * here, not in a base interface: the component provider's schema analyzer of the lowest SDK this package accepts
+ * (3.221) does not follow `extends`. Each `@default` is the one inputs/declarations.ts applies (a unit test holds
+ * them together).
+ */
+export interface ContainerdWorkerArgs {
   /**
    * How to reach the worker over SSH: `@pulumi/command`'s connection (host,
    * port, user, privateKey, proxy for a bastion, dial limits). Pass the key
@@ -38,37 +44,6 @@ export interface ContainerdWorkerArgs extends WorkerOptionsInput {
    * @default none
    */
   after?: pulumi.Input<pulumi.Input<AfterResource>[]>;
-}
-
-/**
- * A resource `after` waits for: a Pulumi resource, or anything with its URN (how other languages give it,
- * e.g. `{ urn: ${worker-0.urn} }` in YAML).
- */
-export interface AfterResource {
-  urn: pulumi.Input<string>;
-}
-
-/** The versions to install, by part; each defaults to the catalog's. */
-export interface Versions {
-  runc?: string;
-  containerd?: string;
-  cni?: string;
-  crictl?: string;
-}
-
-/** sha256 checksums of the downloads, by part, for versions the catalog does not know. */
-export interface Checksums {
-  runc?: string;
-  containerd?: string;
-  cni?: string;
-  crictl?: string;
-}
-
-/**
- * The options of a ContainerdWorker, as a user writes them: each may be an Output, checked once it is
- * known. Each `@default` is the one inputs/declarations.ts applies (a unit test holds them together).
- */
-export interface WorkerOptionsInput {
   /**
    * Release versions (`X.Y.Z`, a leading `v` allowed) of containerd (1.7.x or 2.x), runc, the CNI
    * plugins and crictl; a part not given keeps its default.
@@ -158,6 +133,35 @@ export interface WorkerOptionsInput {
    */
   containerdSettings?: pulumi.Input<ContainerdSettings>;
 }
+
+/**
+ * A resource `after` waits for: a Pulumi resource, or anything with its URN (how other languages give it,
+ * e.g. `{ urn: ${worker-0.urn} }` in YAML).
+ */
+export interface AfterResource {
+  urn: pulumi.Input<string>;
+}
+
+/** The versions to install, by part; each defaults to the catalog's. */
+export interface Versions {
+  runc?: string;
+  containerd?: string;
+  cni?: string;
+  crictl?: string;
+}
+
+/** sha256 checksums of the downloads, by part, for versions the catalog does not know. */
+export interface Checksums {
+  runc?: string;
+  containerd?: string;
+  cni?: string;
+  crictl?: string;
+}
+
+/**
+ * The options of a ContainerdWorker: its arguments but the connection and what orders or reads it.
+ */
+export type WorkerOptionsInput = Omit<ContainerdWorkerArgs, "connection" | "detectHostDrift" | "after">;
 
 /** `httpProxy` as given: any field may be an Output (a secret, say). */
 export interface HttpProxyArgs {

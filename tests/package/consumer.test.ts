@@ -19,6 +19,9 @@ import * as engpb from "@pulumi/pulumi/proto/engine_pb";
 import * as resrpc from "@pulumi/pulumi/proto/resource_grpc_pb";
 import * as respb from "@pulumi/pulumi/proto/resource_pb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatSchema } from "../../tools/providerSchema";
+import { secretWire, startProvider } from "../provider/providerHarness";
+import { verifyStdout } from "../programStack";
 
 const ROOT = path.resolve(__dirname, "../..");
 const LIBRARY = path.join(ROOT, "components");
@@ -232,6 +235,36 @@ describe.each(PEER_SETS)("a consumer project on $label", ({ pulumi, command }) =
     ]);
     expect(result.refusedInput).toBe("downloadBaseUrl");
   });
+
+  it("serves the component to other languages from the installed package: its schema, and a worker of 13 steps", async () => {
+    // What `packages: containerd-worker: ./node_modules/containerd-worker` in a YAML program starts.
+    const installedPackage = path.join(project, "node_modules", "containerd-worker");
+    const provider = await startProvider({
+      pluginDir: installedPackage,
+      outputsFor: (type, name) => (name.endsWith("-verify") ? { stdout: verifyStdout("v2.3.1") } : {}),
+    });
+    try {
+      const schema = await provider.getSchema();
+      // The connection's types are @pulumi/command's, as installed (hostKey came in a later release): the rest
+      // is the schema the package ships, whatever SDK within the peer ranges serves it.
+      const ownTypes = (text: string) => {
+        const parsed = JSON.parse(text) as { types: Record<string, unknown> };
+        for (const key of Object.keys(parsed.types)) if (/:(Proxy)?ConnectionArgs$/.test(key)) delete parsed.types[key];
+        return parsed;
+      };
+      expect(ownTypes(await formatSchema(schema))).toEqual(
+        ownTypes(fs.readFileSync(path.join(installedPackage, "schema.json"), "utf8")),
+      );
+      await provider.construct("containerd-worker:index:ContainerdWorker", "yaml-0", {
+        connection: { host: "192.0.2.10", user: "ubuntu", privateKey: secretWire("KEY") },
+        detectHostDrift: false,
+      });
+      const steps = provider.registered.filter((r) => r.type === "command:remote:Command");
+      expect(steps).toHaveLength(STEPS_PER_WORKER);
+    } finally {
+      await provider.stop();
+    }
+  }, 120_000);
 
   it("runs through the SDK's own entry with ts-node: two workers of 13 steps each, and the stack outputs", async () => {
     const engine = await serveEngine();

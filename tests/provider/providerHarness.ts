@@ -164,7 +164,8 @@ export async function startProvider(options: ProviderOptions = {}): Promise<Runn
   const address = `127.0.0.1:${port}`;
 
   // As pulumi-language-nodejs RunPlugin starts it; ts-node reads tsconfig.json from the working directory.
-  const runPlugin = require.resolve("@pulumi/pulumi/cmd/run-plugin");
+  // The SDK the plugin itself resolves, as the language host runs it: one copy in the process.
+  const runPlugin = require.resolve("@pulumi/pulumi/cmd/run-plugin", { paths: [pluginDir] });
   const env = { ...process.env };
   delete env.NODE_OPTIONS; // a test runner's loaders must not reach the provider
   const child = spawn(process.execPath, [runPlugin, pluginDir, address], {
