@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ContainerdWorker, CONTAINERD_WORKER_TYPE } from "../components/containerdWorker";
 import { ContainerdWorkerArgs } from "../components/args/containerdWorkerArgs";
+import { verifyStdout } from "./programStack";
 import { Arch } from "../components/args/enums";
 import { STEP_IDS } from "../components/catalog/stepIds";
 import { BASTION_DIAL_ERROR_LIMIT, readyDialing } from "../components/inputs/readiness";
@@ -11,14 +12,7 @@ import { shellQuote } from "../components/worker/shell";
 import { installMocks, isSecretValue, MockedRun, Registration, settle, valueOf } from "./pulumiMocks";
 
 // What a verify step prints on a worker running the article's containerd (its Step 5 output).
-const VERIFY_STDOUT = [
-  "Version:  0.1.0",
-  "RuntimeName:  containerd",
-  "RuntimeVersion:  v2.3.1",
-  "RuntimeApiVersion:  v1",
-  "CgroupDriver:  systemd",
-  "LastCNILoadStatus:  cni config load failed: no network config found in /etc/cni/net.d",
-].join("\n");
+const VERIFY_STDOUT = verifyStdout("v2.3.1");
 
 const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n";
 

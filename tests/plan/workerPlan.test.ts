@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { resolveOptions } from "../../components/inputs/options";
-import { STEP_IDS } from "../../components/catalog/stepIds";
+import { DRIFTING_STEPS, STEP_IDS } from "../../components/catalog/stepIds";
 import { planWorker } from "../../components/plan/workerPlan";
 
 const plan = planWorker("worker-0", resolveOptions({}));
@@ -45,18 +45,7 @@ describe("planWorker", () => {
   });
 
   it("removes what it installed on destroy, and nothing for steps that install nothing", () => {
-    for (const id of [
-      "runc",
-      "containerd",
-      "cni-plugins",
-      "crictl",
-      "config",
-      "registries",
-      "crictl-yaml",
-      "unit",
-      "verify",
-      "reset",
-    ]) {
+    for (const id of [...DRIFTING_STEPS, "verify", "reset"]) {
       expect(step(id).delete).toBeDefined();
     }
     expect(step("ready").delete).toBeUndefined();
