@@ -13,11 +13,12 @@
  * before), and ends when every stack output has resolved, in this one
  * process. Run it in a fresh process per measurement:
  *
- *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K]
+ *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K [--text BYTES]]
  *
  * `--bare K` is the baseline: instead of index.ts, N components of K
  * commands that do nothing (`true`), in a chain, under the same mocks. It is
- * what the Pulumi SDK alone costs for as many resources, whatever they send.
+ * what the Pulumi SDK alone costs for as many resources, whatever they send. `--text BYTES` pads their
+ * commands to carry BYTES per component in all, as much as a worker's scripts and standard inputs.
  */
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
@@ -55,14 +56,16 @@ const cpuSinceProgramStart = (): number => {
 class BareWorker extends pulumi.ComponentResource {
   readonly last: remoteModule.Command;
 
-  constructor(remote: typeof remoteModule, name: string, commands: number) {
+  constructor(remote: typeof remoteModule, name: string, commands: number, textBytes = 0) {
     super("containerd-worker:bench:BareWorker", name);
     const connection = { host: "198.18.0.1", user: "ubuntu", privateKey: pulumi.secret("bench") };
+    // `true`, padded with a comment so that the worker's commands carry `textBytes` in all, as scripts do.
+    const create = textBytes > 0 ? `true # ${"x".repeat(Math.floor(textBytes / commands))}` : "true";
     let last: remoteModule.Command | undefined;
     for (let i = 0; i < commands; i++) {
       last = new remote.Command(
         `${name}-${i}`,
-        { connection, create: "true", delete: "true" },
+        { connection, create, delete: "true" },
         { parent: this, dependsOn: last === undefined ? [] : [last] },
       );
     }
@@ -72,11 +75,16 @@ class BareWorker extends pulumi.ComponentResource {
   }
 }
 
-async function bareBaseline(count: number, commands: number, programStart: number): Promise<MockEvalReport> {
+async function bareBaseline(
+  count: number,
+  commands: number,
+  programStart: number,
+  textBytes = 0,
+): Promise<MockEvalReport> {
   const run = installMocks();
   // Imported here, as index.ts imports it through the components: both sides count loading @pulumi/command.
   const remote = await import("@pulumi/command/remote");
-  const workers = Array.from({ length: count }, (_, i) => new BareWorker(remote, `worker-${i}`, commands));
+  const workers = Array.from({ length: count }, (_, i) => new BareWorker(remote, `worker-${i}`, commands, textBytes));
   await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
   const resolved = performance.now();
   return {
@@ -101,7 +109,9 @@ async function main(): Promise<void> {
   if (bare !== -1) {
     const commands = Number(process.argv[bare + 1]);
     if (!Number.isInteger(commands) || commands < 1) throw new Error("--bare needs a number of commands");
-    process.stdout.write(`${JSON.stringify(await bareBaseline(count, commands, programStart))}\n`);
+    const text = process.argv.indexOf("--text");
+    const textBytes = text === -1 ? 0 : Number(process.argv[text + 1]);
+    process.stdout.write(`${JSON.stringify(await bareBaseline(count, commands, programStart, textBytes))}\n`);
     await settle();
     process.exit(0);
   }
