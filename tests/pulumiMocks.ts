@@ -5,22 +5,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { AliasCarrier, aliasesOf } from "./e2e/driver/aliases";
 
-interface AliasSpec {
-  getName(): string;
-  getType(): string;
-  getStack(): string;
-  getProject(): string;
-  getParenturn(): string;
-  getNoparent(): boolean;
-}
-
-interface RegisterRequest {
+interface RegisterRequest extends AliasCarrier {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
-  getAliasesList(): { getUrn(): string; getSpec(): AliasSpec | undefined }[];
-  getAliasurnsList(): string[];
 }
 
 /** An alias as the register request carries it: a URN, or a spec whose empty fields mean "as the resource". */
@@ -28,20 +18,8 @@ export type RegisteredAlias =
   | { urn: string }
   | { name: string; type: string; stack: string; project: string; parentUrn: string; noParent: boolean };
 
-function aliasesOf(req: RegisterRequest): RegisteredAlias[] {
-  const specs = req.getAliasesList().map((alias): RegisteredAlias => {
-    const spec = alias.getSpec();
-    if (!spec) return { urn: alias.getUrn() };
-    return {
-      name: spec.getName(),
-      type: spec.getType(),
-      stack: spec.getStack(),
-      project: spec.getProject(),
-      parentUrn: spec.getParenturn(),
-      noParent: spec.getNoparent(),
-    };
-  });
-  return [...specs, ...req.getAliasurnsList().map((urn) => ({ urn }))];
+function registeredAliases(req: RegisterRequest): RegisteredAlias[] {
+  return aliasesOf(req).map((alias) => ("spec" in alias ? alias.spec : alias));
 }
 
 function nameOfUrn(urn: string): string {
@@ -99,7 +77,7 @@ export function installMocks(options: MockOptions = {}): MockedRun {
     graph.set(req.getName(), {
       parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
       dependsOn: req.getDependenciesList().map(nameOfUrn),
-      aliases: aliasesOf(req),
+      aliases: registeredAliases(req),
     });
     return original.call(this, req, callback);
   };

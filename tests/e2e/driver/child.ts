@@ -6,8 +6,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { createUrn, Engine, unwrap, type AliasInfo, type RegisterInfo } from "./engine";
+import { createUrn, Engine, unwrap, type RegisterInfo } from "./engine";
 import type { ChildArgs, ChildMessage, InvokeHook, ProgramContext, ResourceHook } from "./types";
+import { AliasCarrier, aliasesOf } from "./aliases";
 
 const argsFile = process.argv[2];
 if (!argsFile) throw new Error("usage: child.ts <args.json>");
@@ -47,7 +48,7 @@ const runtimeState = require(path.join(pulumiDir, "runtime/state.js")) as {
 interface JsMap<V> {
   forEach(cb: (value: V, key: string) => void): void;
 }
-interface RegisterRequest {
+interface RegisterRequest extends AliasCarrier {
   getType(): string;
   getName(): string;
   getParent(): string;
@@ -63,20 +64,6 @@ interface RegisterRequest {
   getProtect(): boolean;
   getRetainondelete(): boolean;
   getImportid(): string;
-  getAliasesList(): {
-    getUrn(): string;
-    getSpec():
-      | {
-          getName(): string;
-          getType(): string;
-          getStack(): string;
-          getProject(): string;
-          getParenturn(): string;
-          getNoparent(): boolean;
-        }
-      | undefined;
-  }[];
-  getAliasurnsList(): string[];
 }
 interface MonitorProto {
   registerResource(req: RegisterRequest, cb: (err: unknown, resp?: unknown) => void): Promise<void>;
@@ -139,25 +126,6 @@ process.on("uncaughtException", onAsyncError);
 
 function urnFor(parent: string, type: string, name: string): string {
   return createUrn(args.stack, args.project, parent, type, name);
-}
-
-/** The request's aliases: specs (the mock monitor supports aliasSpecs) or, from an older SDK, URNs. */
-function aliasesOf(req: RegisterRequest): AliasInfo[] {
-  const specs = req.getAliasesList().map((alias): AliasInfo => {
-    const spec = alias.getSpec();
-    if (!spec) return { urn: alias.getUrn() };
-    return {
-      spec: {
-        name: spec.getName(),
-        type: spec.getType(),
-        stack: spec.getStack(),
-        project: spec.getProject(),
-        parentUrn: spec.getParenturn(),
-        noParent: spec.getNoparent(),
-      },
-    };
-  });
-  return [...specs, ...req.getAliasurnsList().map((urn) => ({ urn }))];
 }
 
 function strip(v: unknown): unknown {
