@@ -13,17 +13,19 @@
  * before), and ends when every stack output has resolved, in this one
  * process. Run it in a fresh process per measurement:
  *
- *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K [--text BYTES]]
+ *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K [--text BYTES] | --component]
  *
  * `--bare K` is the baseline: instead of index.ts, N components of K
  * commands that do nothing (`true`), in a chain, under the same mocks. It is
  * what the Pulumi SDK alone costs for as many resources, whatever they send. `--text BYTES` pads their
  * commands to carry BYTES per component in all, as much as a worker's scripts and standard inputs.
+ * `--component` builds N ContainerdWorkers directly, without index.ts (its stack config, its outputs map
+ * and its agreement checks): the component's own share of the program's cost.
  */
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import type * as remoteModule from "@pulumi/command/remote";
-import { loadProgram } from "../tests/programStack";
+import { loadProgram, verifyStdout } from "../tests/programStack";
 import { installMocks, settle, valueOf } from "../tests/pulumiMocks";
 
 /**
@@ -97,6 +99,29 @@ async function bareBaseline(
   };
 }
 
+/** N ContainerdWorkers without the program around them, under the same mocks as index.ts gets. */
+async function componentsAlone(count: number, programStart: number): Promise<MockEvalReport> {
+  const run = installMocks({
+    outputsFor: (type, name) => (name.endsWith("-verify") ? { stdout: verifyStdout("v2.3.1") } : {}),
+  });
+  const { ContainerdWorker } = await import("../components/containerdWorker");
+  const privateKey = pulumi.secret("bench");
+  const workers = mockHosts(count).map((spec) => {
+    const [name = "", host = ""] = spec.split(/=ubuntu@/);
+    return new ContainerdWorker(name, { connection: { host, user: "ubuntu", privateKey }, detectHostDrift: false });
+  });
+  await Promise.all(workers.map((worker) => valueOf(worker.runtimeVersion)));
+  const resolved = performance.now();
+  return {
+    workers: count,
+    registrations: run.registrations.length,
+    fromProcessStartMs: resolved,
+    programMs: resolved - programStart,
+    programCpuMs: cpuSinceProgramStart(),
+    maxRssKb: process.resourceUsage().maxRSS,
+  };
+}
+
 async function main(): Promise<void> {
   const count = Number(process.argv[2]);
   if (!Number.isInteger(count) || count < 1) throw new Error(`usage: mockEval.ts <workers>, got ${process.argv[2]}`);
@@ -112,6 +137,11 @@ async function main(): Promise<void> {
     const text = process.argv.indexOf("--text");
     const textBytes = text === -1 ? 0 : Number(process.argv[text + 1]);
     process.stdout.write(`${JSON.stringify(await bareBaseline(count, commands, programStart, textBytes))}\n`);
+    await settle();
+    process.exit(0);
+  }
+  if (process.argv.includes("--component")) {
+    process.stdout.write(`${JSON.stringify(await componentsAlone(count, programStart))}\n`);
     await settle();
     process.exit(0);
   }
