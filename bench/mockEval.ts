@@ -77,6 +77,23 @@ class BareWorker extends pulumi.ComponentResource {
   }
 }
 
+/** The report of a run whose every output resolved at `resolved` (default: now). */
+function reportNow(
+  workers: number,
+  registrations: number,
+  programStart: number,
+  resolved = performance.now(),
+): MockEvalReport {
+  return {
+    workers,
+    registrations,
+    fromProcessStartMs: resolved,
+    programMs: resolved - programStart,
+    programCpuMs: cpuSinceProgramStart(),
+    maxRssKb: process.resourceUsage().maxRSS,
+  };
+}
+
 async function bareBaseline(
   count: number,
   commands: number,
@@ -88,15 +105,7 @@ async function bareBaseline(
   const remote = await import("@pulumi/command/remote");
   const workers = Array.from({ length: count }, (_, i) => new BareWorker(remote, `worker-${i}`, commands, textBytes));
   await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
-  const resolved = performance.now();
-  return {
-    workers: count,
-    registrations: run.registrations.length,
-    fromProcessStartMs: resolved,
-    programMs: resolved - programStart,
-    programCpuMs: cpuSinceProgramStart(),
-    maxRssKb: process.resourceUsage().maxRSS,
-  };
+  return reportNow(count, run.registrations.length, programStart);
 }
 
 /** N ContainerdWorkers without the program around them, under the same mocks as index.ts gets. */
@@ -111,15 +120,7 @@ async function componentsAlone(count: number, programStart: number): Promise<Moc
     return new ContainerdWorker(name, { connection: { host, user: "ubuntu", privateKey }, detectHostDrift: false });
   });
   await Promise.all(workers.map((worker) => valueOf(worker.runtimeVersion)));
-  const resolved = performance.now();
-  return {
-    workers: count,
-    registrations: run.registrations.length,
-    fromProcessStartMs: resolved,
-    programMs: resolved - programStart,
-    programCpuMs: cpuSinceProgramStart(),
-    maxRssKb: process.resourceUsage().maxRSS,
-  };
+  return reportNow(count, run.registrations.length, programStart);
 }
 
 async function main(): Promise<void> {
@@ -159,14 +160,7 @@ async function main(): Promise<void> {
   const names = Object.keys(workers);
   if (names.length !== count) throw new Error(`expected ${count} workers in the outputs, got ${names.length}`);
   if (runtimeVersion !== "2.3.1") throw new Error(`runtimeVersion resolved to ${runtimeVersion}`);
-  const report: MockEvalReport = {
-    workers: count,
-    registrations: run.registrations.length,
-    fromProcessStartMs: resolved,
-    programMs: resolved - programStart,
-    programCpuMs: cpuSinceProgramStart(),
-    maxRssKb: process.resourceUsage().maxRSS,
-  };
+  const report = reportNow(count, run.registrations.length, programStart, resolved);
   process.stdout.write(`${JSON.stringify(report)}\n`);
   // Let the last registrations reach the mocks, so the runtime's exit check finds nothing pending.
   await settle();

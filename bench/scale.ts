@@ -256,6 +256,20 @@ export function fleetSection(r: FleetResults, provenance: string): string {
   ]);
 }
 
+/** A peak-RSS row: the figure, each run's peak, and the goal where there is one. */
+function rssRow(label: string, figureKb: number, measured: MockRun[], goal = "", met = ""): string[] {
+  return [
+    label,
+    mb(figureKb),
+    runs(
+      measured.map((m) => m.maxRssKb),
+      mb,
+    ),
+    goal,
+    met,
+  ];
+}
+
 export function mockScaleSection(r: MockScaleResults, provenance: string): string {
   const program = (list: MockRun[]): number => median(list.map((m) => m.programMs));
   const cpu = (list: MockRun[]): number => median(list.map((m) => m.programCpuMs));
@@ -311,46 +325,16 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
     ],
     ["CPU time per worker, 1000 against 100", formatRatio(cpuGrowth), cpuRuns(r.component1000, r.component100), "", ""],
     ["the same for the bare components", formatRatio(bareCpuGrowth), cpuRuns(r.bare1000, r.bare100), "", ""],
-    [
-      "100 workers: peak RSS",
-      mb(rss(r.component100)),
-      runs(
-        r.component100.map((m) => m.maxRssKb),
-        mb,
-      ),
-      "",
-      "",
-    ],
-    [
-      "100 bare components: peak RSS",
-      mb(rss(r.bare100)),
-      runs(
-        r.bare100.map((m) => m.maxRssKb),
-        mb,
-      ),
-      "",
-      "",
-    ],
-    [
+    rssRow("100 workers: peak RSS", rss(r.component100), r.component100),
+    rssRow("100 bare components: peak RSS", rss(r.bare100), r.bare100),
+    rssRow(
       "1000 workers: peak RSS (highest run)",
-      mb(peak),
-      runs(
-        r.component1000.map((m) => m.maxRssKb),
-        mb,
-      ),
+      peak,
+      r.component1000,
       "< 2 GB",
       verdict(peak * 1024 < SCALE_GOALS.rssBytes),
-    ],
-    [
-      "1000 bare components: peak RSS",
-      mb(rss(r.bare1000)),
-      runs(
-        r.bare1000.map((m) => m.maxRssKb),
-        mb,
-      ),
-      "",
-      "",
-    ],
+    ),
+    rssRow("1000 bare components: peak RSS", rss(r.bare1000), r.bare1000),
   ];
 
   return wrap("mocks", [
