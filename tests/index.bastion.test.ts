@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { utils } from "ssh2";
+import { sshKeyPair } from "./sshKeyPair";
 import { driftReadConcurrency } from "../components/wiring/driftReads";
 import { readyDialing } from "../components/inputs/readiness";
 import { MockedRun, settle, valueOf } from "./pulumiMocks";
@@ -8,8 +8,8 @@ import { ec2Mocks, loadProgram, TEST_PRIVATE_KEY } from "./programStack";
 // EC2 workers in a private subnet, reached through a bastion with a key of its own.
 const BASTION_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbastion-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
 // Pinned host keys (public halves of keys made for this run): worker-1's and the bastion's.
-const WORKER_1_HOST_KEY = utils.generateKeyPairSync("ed25519").public;
-const BASTION_HOST_KEY = utils.generateKeyPairSync("ed25519").public;
+const WORKER_1_HOST_KEY = sshKeyPair("ed25519").public;
+const BASTION_HOST_KEY = sshKeyPair("ed25519").public;
 
 let run: MockedRun;
 beforeAll(async () => {

@@ -1,6 +1,8 @@
+import * as crypto from "node:crypto";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Server, utils } from "ssh2";
+import { Server } from "ssh2";
+import { sshKeyPair } from "../sshKeyPair";
 import {
   checkHostKeys,
   fingerprint,
@@ -11,11 +13,22 @@ import {
 import { ProbeConnection, runProbe } from "../../components/drift/sshProbe";
 
 // Keys made for this run only.
-const hostKey = utils.generateKeyPairSync("ed25519", { comment: "root@worker" });
-const otherKey = utils.generateKeyPairSync("ed25519");
-const rsaKey = utils.generateKeyPairSync("rsa", { bits: 2048 });
-const ecdsaKey = utils.generateKeyPairSync("ecdsa", { bits: 256 });
-const clientKey = utils.generateKeyPairSync("ed25519");
+const hostKey = sshKeyPair("ed25519", { comment: "root@worker" });
+const otherKey = sshKeyPair("ed25519");
+const rsaKey = sshKeyPair("rsa", { bits: 2048 });
+const ecdsaKey = sshKeyPair("ecdsa", { bits: 256 });
+const clientKey = sshKeyPair("ed25519");
+
+/** An OpenSSH public key line for a fresh ed25519 key whose 32 key bytes start with 0x00. */
+function ed25519LineStartingWithZero(): string {
+  const field = (bytes: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, bytes.length]), bytes]);
+  for (;;) {
+    const der = crypto.generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" });
+    const raw = der.subarray(der.length - 32);
+    if (raw[0] !== 0) continue;
+    return `ssh-ed25519 ${Buffer.concat([field(Buffer.from("ssh-ed25519")), field(raw)]).toString("base64")}`;
+  }
+}
 
 /** The wire form of a public key line, as a server presents it. */
 function wire(publicLine: string): Buffer {
@@ -35,6 +48,11 @@ describe("reading a host key pin as pulumi-command does (ssh.ParseAuthorizedKey)
     const key = parseHostKey(text);
     expect(key.type).toBe("ssh-ed25519");
     expect(key.blob.equals(wire(hostKey.public))).toBe(true);
+  });
+
+  it("accepts an ed25519 key whose first byte is zero (one real key in 256)", () => {
+    const line = ed25519LineStartingWithZero();
+    expect(parseHostKey(line).blob.equals(wire(line))).toBe(true);
   });
 
   it("takes the type from the key itself, as Go's parser does", () => {

@@ -3,7 +3,7 @@
  * drift probe trusts exactly the keys the steps trust. A wrong pin refuses the
  * read, named by worker in a warning; the worker's real key lets it read.
  */
-import { utils } from "ssh2";
+import { sshKeyPair } from "../sshKeyPair";
 import { beforeAll, describe, expect, it } from "vitest";
 import { fingerprint } from "../../components/drift/hostKey";
 import { DeploymentResult } from "./driver";
@@ -17,7 +17,7 @@ let second: Worker;
 /** Each worker's real host key, as its sshd presents it. */
 const realKeys: string[] = [];
 /** A key no worker has, made for this run. */
-const wrongKey = utils.generateKeyPairSync("ed25519", { comment: "not-the-worker" }).public;
+const wrongKey = sshKeyPair("ed25519", { comment: "not-the-worker" }).public;
 
 const blobOf = (line: string) => Buffer.from(line.split(" ")[1] ?? "", "base64");
 const readWarnings = (result: DeploymentResult) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { utils } from "ssh2";
+import { sshKeyPair } from "../sshKeyPair";
 import { InvalidInputError } from "../../components/inputs/errors";
 import { ConfigSource, instanceArch, parseBastion, parseHostSpec, readStackConfig } from "../../program/stackConfig";
 
@@ -220,8 +220,8 @@ describe("instanceArch: what the EC2 instance type runs", () => {
 
 describe("host key pins", () => {
   // Public keys made for this run.
-  const workerKey = utils.generateKeyPairSync("ed25519", { comment: "root@a" }).public;
-  const bastionKey = utils.generateKeyPairSync("ecdsa", { bits: 256 }).public;
+  const workerKey = sshKeyPair("ed25519", { comment: "root@a" }).public;
+  const bastionKey = sshKeyPair("ecdsa", { bits: 256 }).public;
   const HOSTS = { hosts: ["a=10.0.1.5", "b=10.0.1.6"] };
 
   it("reads hostKeys by worker name and bastionHostKey, as given", () => {
