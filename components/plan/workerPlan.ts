@@ -60,6 +60,21 @@ export interface WorkerPlan {
   registryStream: string;
 }
 
+/**
+ * What `render` returns for `key`, rendered once: a fleet's workers share their config, unit and files.
+ * At most RENDERED_KEPT are kept. The values are treated as immutable.
+ */
+function renderedOnce<T>(key: readonly unknown[], render: () => T): T {
+  const text = JSON.stringify(key);
+  if (rendered.has(text)) return rendered.get(text) as T;
+  const value = render();
+  if (rendered.size >= RENDERED_KEPT) rendered.clear();
+  rendered.set(text, value);
+  return value;
+}
+const rendered = new Map<string, unknown>();
+const RENDERED_KEPT = 256;
+
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
@@ -110,19 +125,22 @@ export function planWorker(
     }
     return text;
   };
-  const config = renderContainerdConfig({
+  const configInput = {
     containerdVersion: options.versions.containerd,
     sandboxImage: options.sandboxImage,
     systemdCgroup: options.systemdCgroup,
     settings: options.containerdSettings,
-  });
-  const unit = renderContainerdUnit();
+  };
+  const config = renderedOnce(["config", configInput], () => renderContainerdConfig(configInput));
+  const unit = renderedOnce(["unit"], renderContainerdUnit);
   const proxyEnvironment = renderProxyEnvironment(options.httpProxy);
   // The download base URL may be a secret: the install steps read it (and the form their errors
   // show) from standard input, so it is in no script.
   const downloadInput = `${options.downloadBaseUrl}\n${urlForDisplay(options.downloadBaseUrl)}\n`;
-  const crictlConfig = renderCrictlConfig();
-  const registries = registryStream(renderRegistryFiles(options.registries));
+  const crictlConfig = renderedOnce(["crictl-yaml"], renderCrictlConfig);
+  const registries = renderedOnce(["registries", options.registries], () =>
+    registryStream(renderRegistryFiles(options.registries)),
+  );
   const runtimeState = {
     containerdVersion: options.versions.containerd,
     containerdBuild: options.staticBuild ? ("static" as const) : ("dynamic" as const),

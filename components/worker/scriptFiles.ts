@@ -99,9 +99,29 @@ export function piece(
   values: Readonly<Record<string, ShellValue>> = {},
   indent = 0,
 ): string {
+  taken.add(`${file}#${region}`);
+  // A fleet's workers take the same pieces with the same values: each is filled once.
+  const key = JSON.stringify([file, region, indent, values]);
+  const known = filled.get(key);
+  if (known !== undefined) return known;
+  const text = fillPiece(file, region, values, indent);
+  if (filled.size >= FILLED_PIECES_KEPT) filled.clear();
+  filled.set(key, text);
+  return text;
+}
+
+/** Pieces filled so far, by file, region, indent and values; at most FILLED_PIECES_KEPT are kept. */
+const filled = new Map<string, string>();
+const FILLED_PIECES_KEPT = 4096;
+
+function fillPiece(
+  file: ScriptFile,
+  region: string,
+  values: Readonly<Record<string, ShellValue>>,
+  indent: number,
+): string {
   const lines = regionsOf(file).get(region);
   if (lines === undefined) throw new Error(`${file} has no region ${region}`);
-  taken.add(`${file}#${region}`);
   const unused = new Set(Object.keys(values));
   const fill = (name: string, quoted: boolean): string => {
     const value = values[name];

@@ -125,3 +125,26 @@ describe("a script too long for one command", () => {
     );
   });
 });
+
+describe("a fleet's shared renders", () => {
+  it("renders the config once for workers with the same options, and anew for other settings", () => {
+    const options = resolveOptions({ sandboxImage: "registry.k8s.io/pause:3.10" });
+    const first = planWorker("fleet-a", options);
+    const second = planWorker("fleet-b", resolveOptions({ sandboxImage: "registry.k8s.io/pause:3.10" }));
+    expect(second.config).toBe(first.config);
+    expect(second.crictlConfig).toBe(first.crictlConfig);
+
+    const other = planWorker("fleet-c", resolveOptions({ sandboxImage: "registry.k8s.io/pause:3.9" }));
+    expect(other.config).not.toBe(first.config);
+    expect(other.config.text).toContain("registry.k8s.io/pause:3.9");
+  });
+
+  it("still names each worker in its own scripts", () => {
+    const options = resolveOptions({});
+    const [a, b] = [planWorker("fleet-a", options), planWorker("fleet-b", options)];
+    const create = (plan: typeof a, id: string) => plan.steps.find((step) => step.id === id)?.create ?? "";
+    expect(create(a, "containerd")).toContain("worker fleet-a, step containerd");
+    expect(create(b, "containerd")).toContain("worker fleet-b, step containerd");
+    expect(create(b, "containerd")).not.toContain("fleet-a");
+  });
+});
