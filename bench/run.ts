@@ -13,10 +13,12 @@
  *   4. index.ts under Pulumi mocks for 1, 10 and 100 workers, each in a fresh process
  *      (no SSH, so no throttle).
  *   5. 12 workers in one up against one, directly and through one bastion (bench/scale.ts);
- *   6. the program's cost per worker under mocks, 100 and 1000 workers (bench/scale.ts).
+ *   6. the program's cost per worker under mocks, 100 and 1000 workers (bench/scale.ts);
+ *   7. the CPU each step costs inside the worker, steps run one at a time (bench/stepCpu.ts).
  * Prints a table and writes bench/RESULTS.md. Every worker it boots is stopped
  * by its own PID. BENCH_RUNS sets the cold runs per side (default 5, at least 3).
- * `npm run bench -- core` / `-- fleet` / `-- mocks` runs parts 1-4 / part 5 / part 6 alone and replaces only their section.
+ * `npm run bench -- core` / `-- fleet` / `-- mocks` / `-- steps` runs parts 1-4 / 5 / 6 / 7 alone and replaces only
+ * their section.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -59,6 +61,7 @@ import {
   replaceSection,
   sectionMarkers,
 } from "./scale";
+import { measureStepCpu, StepCpuResults, stepCpuSection } from "./stepCpu";
 import { formatRatio, markdownTable, median, ratio, runsInSeconds, seconds, textTable } from "./stats";
 
 const THROTTLED_BYTES_PER_SECOND = 20_000_000;
@@ -1013,6 +1016,12 @@ async function runParts(parts: readonly PartName[]): Promise<void> {
     const results = await measureMockScale(undefined, log);
     await write("mocks", mockScaleSection(results, provenance(results.startedAt, tree)));
   }
+  if (parts.includes("steps")) {
+    const tree = treeState();
+    log("part 7: the CPU each step costs inside the worker, steps one at a time");
+    const results = await measureStepCpu(log);
+    await write("steps", stepCpuSection(results, provenance(results.startedAt, tree)));
+  }
   if (parts.includes("fleet")) {
     const tree = treeState();
     log("starting the release mirror; the worker root and the release tree are built on first use");
@@ -1053,12 +1062,15 @@ async function main(): Promise<void> {
   let results: Results;
   let fleet: FleetResults;
   let mockScale: MockScaleResults;
+  let stepCpu: StepCpuResults;
   try {
     results = await measure(bench);
     log(`part 5: ${FLEET_WORKERS} workers in one up against one, directly and through one bastion`);
     fleet = await measureFleet(bench);
     log("part 6: the program's cost per worker under mocks, 100 and 1000 workers");
     mockScale = await measureMockScale(bench, log);
+    log("part 7: the CPU each step costs inside the worker, steps one at a time");
+    stepCpu = await measureStepCpu(log);
   } finally {
     if (!stopping) await bench.stop();
   }
@@ -1068,6 +1080,8 @@ async function main(): Promise<void> {
     fleetSection(fleet, `${fleet.startedAt.toISOString()}, ${here}`),
     "",
     mockScaleSection(mockScale, `${mockScale.startedAt.toISOString()}, ${here}`),
+    "",
+    stepCpuSection(stepCpu, `${stepCpu.startedAt.toISOString()}, ${here}`),
     "",
   ].join("\n");
   // Formatted as `npm run check` (prettier --check .) expects, with the project's Prettier config.

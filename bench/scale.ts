@@ -16,8 +16,8 @@ import { Bench, Contention, fleetCold, FleetRun, mockEval, MockRun, settleMachin
 import { formatRatio, markdownTable, median, ratio, seconds } from "./stats";
 
 /** `core` is parts 1 to 4 (provision, repeat apply, three workers, mocks), which come first in the results file. */
-export type PartName = "core" | "fleet" | "mocks";
-export const PART_NAMES: readonly PartName[] = ["core", "fleet", "mocks"];
+export type PartName = "core" | "fleet" | "mocks" | "steps";
+export const PART_NAMES: readonly PartName[] = ["core", "fleet", "mocks", "steps"];
 
 export const FLEET_WORKERS = 12;
 const FLEET_RUNS = Math.max(1, Number(process.env.BENCH_FLEET_RUNS ?? 3) || 3);
@@ -148,7 +148,7 @@ export const sectionMarkers = (part: PartName): { start: string; end: string } =
   end: `<!-- bench part ${part}: end -->`,
 });
 
-function wrap(part: PartName, lines: string[]): string {
+export function wrap(part: PartName, lines: string[]): string {
   const { start, end } = sectionMarkers(part);
   return [start, "", ...lines, "", end].join("\n");
 }
