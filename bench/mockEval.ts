@@ -13,18 +13,23 @@
  * before), and ends when every stack output has resolved, in this one
  * process. Run it in a fresh process per measurement:
  *
- *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K [--text BYTES] | --component]
+ *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K [--text BYTES] | --component | --replay]
  *
  * `--bare K` is the baseline: instead of index.ts, N components of K
  * commands that do nothing (`true`), in a chain, under the same mocks. It is
  * what the Pulumi SDK alone costs for as many resources, whatever they send. `--text BYTES` pads their
  * commands to carry BYTES per component in all, as much as a worker's scripts and standard inputs.
  * `--component` builds N ContainerdWorkers directly, without index.ts (its stack config, its outputs map
- * and its agreement checks): the component's own share of the program's cost.
+ * and its agreement checks): the component's own share of the program's cost. `--replay` builds N bare
+ * components whose commands carry one worker's planned scripts, standard inputs, connections and
+ * dependencies as plain values, rendered once: what the SDK costs for the component's very resources,
+ * without the component's rendering and Output wiring.
  */
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import type * as remoteModule from "@pulumi/command/remote";
+import type { ReadyDialing } from "../components/inputs/readiness";
+import type { WorkerPlan } from "../components/plan/workerPlan";
 import { loadProgram, verifyStdout } from "../tests/programStack";
 import { installMocks, settle, valueOf } from "../tests/pulumiMocks";
 
@@ -77,6 +82,41 @@ class BareWorker extends pulumi.ComponentResource {
   }
 }
 
+/** A component whose commands carry `plan`'s steps as they are, with the connections the component gives them. */
+class ReplayWorker extends pulumi.ComponentResource {
+  readonly last: remoteModule.Command;
+
+  constructor(remote: typeof remoteModule, name: string, plan: WorkerPlan, host: string, gate: ReadyDialing) {
+    super("containerd-worker:bench:ReplayWorker", name);
+    const connection = { host, user: "ubuntu", privateKey: pulumi.secret("bench") };
+    const readyConnection = { ...connection, dialErrorLimit: gate.dialErrorLimit, perDialTimeout: gate.perDialTimeout };
+    const commands = new Map<string, remoteModule.Command>();
+    for (const step of plan.steps) {
+      const command = new remote.Command(
+        `${name}-${step.id}`,
+        {
+          connection: step.id === "ready" ? readyConnection : connection,
+          create: step.create,
+          update: step.update,
+          delete: step.delete,
+          stdin: step.stdin,
+          addPreviousOutputInEnv: false,
+        },
+        {
+          parent: this,
+          dependsOn: step.dependsOn.flatMap((id) => commands.get(id) ?? []),
+          customTimeouts: step.id === "ready" ? { create: `${gate.worstCaseSeconds}s` } : undefined,
+        },
+      );
+      commands.set(step.id, command);
+    }
+    const verify = commands.get("verify");
+    if (verify === undefined) throw new Error("the plan has no verify step");
+    this.last = verify;
+    this.registerOutputs({});
+  }
+}
+
 /** The report of a run whose every output resolved at `resolved` (default: now). */
 function reportNow(
   workers: number,
@@ -104,6 +144,23 @@ async function bareBaseline(
   // Imported here, as index.ts imports it through the components: both sides count loading @pulumi/command.
   const remote = await import("@pulumi/command/remote");
   const workers = Array.from({ length: count }, (_, i) => new BareWorker(remote, `worker-${i}`, commands, textBytes));
+  await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
+  return reportNow(count, run.registrations.length, programStart);
+}
+
+/** N replays of one worker's plan (see ReplayWorker), under the same mocks. */
+async function replayed(count: number, programStart: number): Promise<MockEvalReport> {
+  const run = installMocks();
+  const remote = await import("@pulumi/command/remote");
+  const { planWorker } = await import("../components/plan/workerPlan");
+  const { resolveOptions } = await import("../components/inputs/options");
+  const { readyDialing } = await import("../components/inputs/readiness");
+  const options = resolveOptions({});
+  const plan = planWorker("worker-0", options);
+  const workers = mockHosts(count).map((spec) => {
+    const [name = "", host = ""] = spec.split(/=ubuntu@/);
+    return new ReplayWorker(remote, name, plan, host, readyDialing(options.readyTimeoutSeconds));
+  });
   await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
   return reportNow(count, run.registrations.length, programStart);
 }
@@ -138,6 +195,11 @@ async function main(): Promise<void> {
     const text = process.argv.indexOf("--text");
     const textBytes = text === -1 ? 0 : Number(process.argv[text + 1]);
     process.stdout.write(`${JSON.stringify(await bareBaseline(count, commands, programStart, textBytes))}\n`);
+    await settle();
+    process.exit(0);
+  }
+  if (process.argv.includes("--replay")) {
+    process.stdout.write(`${JSON.stringify(await replayed(count, programStart))}\n`);
     await settle();
     process.exit(0);
   }
