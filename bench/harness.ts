@@ -16,7 +16,7 @@ import { shellQuote } from "../components/worker/shell";
 import { ConfigValue, DeploymentResult, OperationRecord, runDeployment, runRemoteCommand } from "../tests/e2e/driver";
 import { Lab, MIRROR_VERSIONS, PROGRAM, PROJECT, startLab } from "../tests/e2e/lab";
 import { Mirror, RequestRecord } from "../tests/e2e/mirror";
-import { bootWorker, Worker } from "../tests/e2e/sandbox/worker";
+import { bootWorker, pidAlive, Worker } from "../tests/e2e/sandbox/worker";
 import { articleScript, ArticleMark, parseMarks } from "./article";
 import type { MockEvalReport } from "./mockEval";
 
@@ -44,7 +44,8 @@ function foreignWorkers(): number {
       if (!name.endsWith(".lock")) continue;
       try {
         const lock = JSON.parse(fs.readFileSync(path.join(SLOT_LOCK_DIR, name), "utf8")) as { owner?: unknown };
-        if (lock.owner !== process.pid) count++;
+        // A lock whose owner has died holds no worker: the next boot in its slot takes it over.
+        if (typeof lock.owner === "number" && lock.owner !== process.pid && pidAlive(lock.owner)) count++;
       } catch {
         // a lock being written or removed right now
       }

@@ -178,7 +178,8 @@ function tailFile(file: string, lines: number): string {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists (a lock whose owner has died is free to take). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
