@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { Arch, artifactFor, Part, PATHS } from "../catalog/catalog";
+import { RenderCache } from "../render/renderCache";
 import { renderContainerdConfig, RenderedConfig } from "../render/containerdConfig";
 import { renderContainerdUnit, renderProxyEnvironment } from "../render/containerdUnit";
 import { renderCrictlConfig } from "../render/crictlConfig";
@@ -60,20 +61,10 @@ export interface WorkerPlan {
   registryStream: string;
 }
 
-/**
- * What `render` returns for `key`, rendered once: a fleet's workers share their config, unit and files.
- * At most RENDERED_KEPT are kept. The values are treated as immutable.
- */
-function renderedOnce<T>(key: readonly unknown[], render: () => T): T {
-  const text = JSON.stringify(key);
-  if (rendered.has(text)) return rendered.get(text) as T;
-  const value = render();
-  if (rendered.size >= RENDERED_KEPT) rendered.clear();
-  rendered.set(text, value);
-  return value;
-}
-const rendered = new Map<string, unknown>();
-const RENDERED_KEPT = 256;
+/** What a fleet's workers share: the config, the unit, crictl.yaml and the registry files. */
+const shared = new RenderCache<unknown>(256);
+/** `render()`, made once per `key` (see RenderCache). */
+const renderedOnce = <T>(key: readonly unknown[], render: () => T): T => shared.get(key, render) as T;
 
 export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");

@@ -23,6 +23,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { RenderCache } from "../render/renderCache";
 import { quotedWords, ShellValue } from "./shell";
 
 /** The folder of the script files. */
@@ -101,18 +102,11 @@ export function piece(
 ): string {
   taken.add(`${file}#${region}`);
   // A fleet's workers take the same pieces with the same values: each is filled once.
-  const key = JSON.stringify([file, region, indent, values]);
-  const known = filled.get(key);
-  if (known !== undefined) return known;
-  const text = fillPiece(file, region, values, indent);
-  if (filled.size >= FILLED_PIECES_KEPT) filled.clear();
-  filled.set(key, text);
-  return text;
+  return filled.get([file, region, indent, values], () => fillPiece(file, region, values, indent));
 }
 
-/** Pieces filled so far, by file, region, indent and values; at most FILLED_PIECES_KEPT are kept. */
-const filled = new Map<string, string>();
-const FILLED_PIECES_KEPT = 4096;
+/** Pieces filled so far, by file, region, indent and values. */
+const filled = new RenderCache<string>(4096);
 
 function fillPiece(
   file: ScriptFile,
