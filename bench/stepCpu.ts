@@ -6,6 +6,7 @@
  * script does (one SSH connection running `true`, and `sudo -n true`), and the article's whole script on
  * a second fresh worker. The goal figure stays part 1's, a whole up; this part says where it goes.
  */
+import type { StepId } from "../components/catalog/stepIds";
 import { resolveOptions } from "../components/inputs/options";
 import { planWorker } from "../components/plan/workerPlan";
 import { runRemoteCommand } from "../tests/e2e/driver";
@@ -16,15 +17,21 @@ import { wrap } from "./scale";
 import { markdownTable, median } from "./stats";
 
 const STEP_CPU_RUNS = Math.max(1, Number(process.env.BENCH_STEP_RUNS ?? 3) || 3);
-const SESSION = "one SSH connection running `true`";
-const SESSION_SUDO = "one SSH connection running `sudo -n true`";
-const ARTICLE = "the article's script (one SSH connection)";
+/** One run's CPU milliseconds inside the worker. */
+interface StepCpuRun {
+  /** One SSH connection running `true`, and running `sudo -n true`: what every step pays. */
+  session: number;
+  sessionSudo: number;
+  /** Each step that has a `create`, in plan order. */
+  steps: Map<StepId, number>;
+  /** The article's script in one connection, on a second fresh worker. */
+  article: number;
+}
 
 export interface StepCpuResults {
   startedAt: Date;
   durationMs: number;
-  /** Per run: CPU milliseconds inside the worker, by figure (a step id, or one of the baselines). */
-  runs: Map<string, number>[];
+  runs: StepCpuRun[];
 }
 
 /** The worker's own cgroup CPU time across `run`, and what its sessions leave to logind and journald. */
@@ -35,9 +42,8 @@ async function cpuOf(worker: Worker, run: () => Promise<unknown>): Promise<numbe
   return worker.cpuTimeMs() - before;
 }
 
-async function measureOnce(): Promise<Map<string, number>> {
+async function measureOnce(): Promise<StepCpuRun> {
   const lab = await startLab({ workers: 2 });
-  const figures = new Map<string, number>();
   try {
     const [worker, articleWorker] = lab.workers as [Worker, Worker];
     const connection = { host: worker.host, port: worker.port, user: worker.user, privateKey: worker.privateKey };
@@ -45,8 +51,8 @@ async function measureOnce(): Promise<Map<string, number>> {
       const result = await runRemoteCommand(connection, command, { stdin });
       if (result.exitCode !== 0) throw new Error(`${what} failed on ${worker.name}: ${result.stderr}`);
     };
-    figures.set(SESSION, await cpuOf(worker, () => run("true", "true")));
-    figures.set(SESSION_SUDO, await cpuOf(worker, () => run("sudo", "sudo -n true")));
+    const session = await cpuOf(worker, () => run("true", "true"));
+    const sessionSudo = await cpuOf(worker, () => run("sudo", "sudo -n true"));
     const options = resolveOptions({
       downloadBaseUrl: lab.mirror.baseUrl,
       versions: {
@@ -56,28 +62,26 @@ async function measureOnce(): Promise<Map<string, number>> {
         crictl: MIRROR_VERSIONS.crictl,
       },
     });
+    const steps = new Map<StepId, number>();
     // The plan's order is a valid order: every step comes after the steps it depends on.
     for (const step of planWorker(worker.name, options).steps) {
       const create = step.create;
-      if (create !== undefined) figures.set(step.id, await cpuOf(worker, () => run(step.id, create, step.stdin)));
+      if (create !== undefined) steps.set(step.id, await cpuOf(worker, () => run(step.id, create, step.stdin)));
     }
-    const article = articleScript(lab.mirror.baseUrl, MIRROR_VERSIONS);
-    figures.set(
-      ARTICLE,
-      await cpuOf(articleWorker, async () => {
-        const result = await articleWorker.ssh(article, { timeoutMs: 300_000 });
-        if (result.code !== 0) throw new Error(`the article's script failed: ${result.stderr}`);
-      }),
-    );
+    const script = articleScript(lab.mirror.baseUrl, MIRROR_VERSIONS);
+    const article = await cpuOf(articleWorker, async () => {
+      const result = await articleWorker.ssh(script, { timeoutMs: 300_000 });
+      if (result.code !== 0) throw new Error(`the article's script failed: ${result.stderr}`);
+    });
+    return { session, sessionSudo, steps, article };
   } finally {
     await lab.stop();
   }
-  return figures;
 }
 
 export async function measureStepCpu(log: (line: string) => void): Promise<StepCpuResults> {
   const startedAt = new Date();
-  const runs: Map<string, number>[] = [];
+  const runs: StepCpuRun[] = [];
   for (let i = 0; i < STEP_CPU_RUNS; i++) {
     log(`  steps one at a time, run ${i + 1} of ${STEP_CPU_RUNS} (two fresh workers)`);
     runs.push(await measureOnce());
@@ -87,18 +91,31 @@ export async function measureStepCpu(log: (line: string) => void): Promise<StepC
 
 export function stepCpuSection(r: StepCpuResults, provenance: string): string {
   const ms = (value: number): string => `${value.toFixed(0)} ms`;
-  const of = (figure: string): number[] => r.runs.map((run) => run.get(figure) ?? NaN);
-  const steps = [...(r.runs[0]?.keys() ?? [])].filter((figure) => !figure.includes(" "));
-  const stepsTotal = median(r.runs.map((run) => steps.reduce((sum, step) => sum + (run.get(step) ?? 0), 0)));
-  const session = median(of(SESSION_SUDO));
-  const article = median(of(ARTICLE));
-  const row = (figure: string): string[] => [figure, ms(median(of(figure))), of(figure).map(ms).join(" / ")];
+  const row = (figure: string, values: number[]): string[] => [figure, ms(median(values)), values.map(ms).join(" / ")];
+  const steps = [...(r.runs[0]?.steps.keys() ?? [])];
+  const stepsTotal = median(r.runs.map((run) => [...run.steps.values()].reduce((sum, cpu) => sum + cpu, 0)));
+  const session = median(r.runs.map((run) => run.sessionSudo));
+  const article = median(r.runs.map((run) => run.article));
   const rows = [
-    row(SESSION),
-    row(SESSION_SUDO),
-    ...steps.map(row),
+    row(
+      "one SSH connection running `true`",
+      r.runs.map((run) => run.session),
+    ),
+    row(
+      "one SSH connection running `sudo -n true`",
+      r.runs.map((run) => run.sessionSudo),
+    ),
+    ...steps.map((step) =>
+      row(
+        step,
+        r.runs.map((run) => run.steps.get(step) ?? NaN),
+      ),
+    ),
     ["every step, one after another", ms(stepsTotal), ""],
-    row(ARTICLE),
+    row(
+      "the article's script (one SSH connection)",
+      r.runs.map((run) => run.article),
+    ),
   ];
   // What the steps' connections alone cost beyond the article's one.
   const sessionsFloor = article + (steps.length - 1) * session;
