@@ -155,6 +155,38 @@ describe("ContainerdWorker resource graph", () => {
     expect(direct).toBeDefined();
   });
 
+  it("gives every step the same connection whether its fields are plain or Outputs", async () => {
+    // Fields given as Outputs (a port, a whole bastion, the whole connection) are awaited and checked first;
+    // the steps must not tell them apart from plain ones.
+    const bastion = { host: "198.51.100.8", user: "jump", privateKey: pulumi.secret(PRIVATE_KEY) };
+    new ContainerdWorker("wired-plain", {
+      connection: { ...connection("10.0.2.1"), port: 2222, proxy: bastion },
+      detectHostDrift: false,
+    });
+    new ContainerdWorker("wired-later", {
+      connection: { ...connection("10.0.2.2"), port: pulumi.output(2222), proxy: pulumi.output(bastion) },
+      detectHostDrift: false,
+    });
+    new ContainerdWorker("wired-whole", {
+      connection: pulumi.output({ ...connection("10.0.2.3"), port: 2222, proxy: bastion }),
+      detectHostDrift: false,
+    });
+    await settle();
+    const connectionOf = (name: string) => {
+      const input = run.byName(name).inputs.connection;
+      expect(isSecretValue(input)).toBe(true);
+      const { host, ...rest } = (input as { value: Record<string, unknown> }).value;
+      expect(host).toMatch(/^10\.0\.2\.[123]$/);
+      return rest;
+    };
+    for (const step of STEP_IDS) {
+      const plain = connectionOf(`wired-plain-${step}`);
+      expect(plain).toMatchObject({ port: 2222, privateKey: PRIVATE_KEY, proxy: { host: "198.51.100.8" } });
+      expect(connectionOf(`wired-later-${step}`)).toEqual(plain);
+      expect(connectionOf(`wired-whole-${step}`)).toEqual(plain);
+    }
+  });
+
   it("exposes what the worker's CRI answer says, plus the rendered settings", async () => {
     const worker = await build("outputs", { sandboxImage: "registry.k8s.io/pause:3.10" });
     expect(await valueOf(worker.runtimeVersion)).toBe("2.3.1");
