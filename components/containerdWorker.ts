@@ -16,6 +16,7 @@ import {
 import { DECLARATIONS } from "./inputs/declarations";
 import { InvalidInputError } from "./inputs/errors";
 import { withDriftReadSlot } from "./wiring/driftReads";
+import { pausePromiseStacks } from "./wiring/promiseStacks";
 import { adoptionMessage, assessDrift, parseHostState, probeScript } from "./drift/hostDrift";
 import { checkHostKeys } from "./drift/hostKey";
 import { ProbeConnection, runProbe } from "./drift/sshProbe";
@@ -246,38 +247,47 @@ export class ContainerdWorker extends pulumi.ComponentResource {
       .apply(([value, timeout]) => gatedConnection(value, timeout));
     const after = afterDependencies(args.after);
     const commands: Partial<Record<StepId, remote.Command>> = {};
-    for (const step of plan.steps) {
-      // Present or absent as in the plan; only the text can differ.
-      const text = (kind: StepText) => variants.text(step, kind, workerArch ?? knownArch);
-      const dependsOn = step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined);
-      commands[step.id] = new remote.Command(
-        `${name}-${step.id}`,
-        {
-          connection: step.id === "ready" ? readyConnection : connection,
-          create: text("create"),
-          update: text("update"),
-          delete: text("delete"),
-          stdin: text("stdin"),
-          // The provider would send previous output through SSH setenv, which
-          // sshd refuses unless AcceptEnv allows it; our scripts never read it.
-          addPreviousOutputInEnv: false,
-        },
-        {
-          parent: this,
-          // Every other step runs after ready, so waiting there holds the whole worker. Ready depends on
-          // no other step, so an `after` known later (an Output) can be its whole dependsOn.
-          dependsOn: step.id !== "ready" ? dependsOn : Array.isArray(after) ? [...dependsOn, ...after] : after,
-          // The readiness gate may take this long; an engine timeout must not cut it short.
-          customTimeouts: step.id === "ready" ? { create: `${readyGate.worstCaseSeconds}s` } : undefined,
-        },
-      );
-      // The installs follow the arch the worker reported (its ready step runs first).
-      const ready = commands.ready;
-      if (step.id === "ready" && ready && (autoArch || archLater)) {
-        const reported = () => ready.stdout.apply((stdout) => parseReadyReport(stdout).arch);
-        const given = laterValue("arch");
-        workerArch = given ? given.apply((arch) => (arch === "auto" ? reported() : pulumi.output(arch))) : reported();
+    // Without the stacks the SDK stores on each output promise and reads only to debug leaks (promiseStacks.ts).
+    const resumePromiseStacks = pausePromiseStacks();
+    try {
+      for (const step of plan.steps) {
+        // Present or absent as in the plan; only the text can differ.
+        const text = (kind: StepText) => variants.text(step, kind, workerArch ?? knownArch);
+        const dependsOn = step.dependsOn.map((id) => commands[id]).filter((c): c is remote.Command => c !== undefined);
+        commands[step.id] = new remote.Command(
+          `${name}-${step.id}`,
+          {
+            connection: step.id === "ready" ? readyConnection : connection,
+            create: text("create"),
+            update: text("update"),
+            delete: text("delete"),
+            stdin: text("stdin"),
+            // The provider would send previous output through SSH setenv, which
+            // sshd refuses unless AcceptEnv allows it; our scripts never read it.
+            addPreviousOutputInEnv: false,
+          },
+          {
+            parent: this,
+            // Every other step runs after ready, so waiting there holds the whole worker. Ready depends on
+            // no other step, so an `after` known later (an Output) can be its whole dependsOn.
+            dependsOn: step.id !== "ready" ? dependsOn : Array.isArray(after) ? [...dependsOn, ...after] : after,
+            // The readiness gate may take this long; an engine timeout must not cut it short.
+            customTimeouts: step.id === "ready" ? { create: `${readyGate.worstCaseSeconds}s` } : undefined,
+          },
+        );
+        // The installs follow the arch the worker reported (its ready step runs first).
+        const ready = commands.ready;
+        if (step.id === "ready" && ready && (autoArch || archLater)) {
+          const reported = () => ready.stdout.apply((stdout) => parseReadyReport(stdout).arch);
+          const given = laterValue("arch");
+          workerArch = given ? given.apply((arch) => (arch === "auto" ? reported() : pulumi.output(arch))) : reported();
+        }
       }
+    } catch (error) {
+      resumePromiseStacks(error);
+      throw error;
+    } finally {
+      resumePromiseStacks();
     }
     STEP_COMMANDS.set(this, commands as Record<StepId, remote.Command>);
     this.arch = workerArch ?? pulumi.output(knownArch);

@@ -7,10 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { AliasCarrier, aliasesOf } from "./e2e/driver/aliases";
 
+interface SourcePosition {
+  getUri(): string;
+}
+
 interface RegisterRequest extends AliasCarrier {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getSourceposition(): SourcePosition | undefined;
+  getStacktrace(): { getFramesList(): { getPc(): SourcePosition | undefined }[] } | undefined;
 }
 
 /** An alias as the register request carries it: a URN, or a spec whose empty fields mean "as the resource". */
@@ -36,6 +42,9 @@ export interface Registration {
   dependsOn: string[];
   /** The aliases the resource registered with (the mock monitor takes alias specs, as the engine does). */
   aliases: RegisteredAlias[];
+  /** Where the engine is told the resource was made: the file of its source position, and its stack's files. */
+  sourcePosition?: string;
+  stackTrace: string[];
 }
 
 export interface MockOptions {
@@ -64,7 +73,10 @@ export interface MockedRun {
 export function installMocks(options: MockOptions = {}): MockedRun {
   const registrations: Registration[] = [];
   const calls: MockedRun["calls"] = [];
-  const graph = new Map<string, { parent?: string; dependsOn: string[]; aliases: RegisteredAlias[] }>();
+  const graph = new Map<
+    string,
+    Pick<Registration, "parent" | "dependsOn" | "aliases" | "sourcePosition" | "stackTrace">
+  >();
 
   // Resource options don't reach `newResource`; the register request carries them.
   const prototype = MockMonitor.prototype;
@@ -78,6 +90,8 @@ export function installMocks(options: MockOptions = {}): MockedRun {
       parent: req.getParent() ? nameOfUrn(req.getParent()) : undefined,
       dependsOn: req.getDependenciesList().map(nameOfUrn),
       aliases: registeredAliases(req),
+      sourcePosition: req.getSourceposition()?.getUri(),
+      stackTrace: (req.getStacktrace()?.getFramesList() ?? []).map((frame) => frame.getPc()?.getUri() ?? ""),
     });
     return original.call(this, req, callback);
   };
@@ -86,7 +100,7 @@ export function installMocks(options: MockOptions = {}): MockedRun {
     {
       newResource(args) {
         const inputs = args.inputs as Record<string, unknown>;
-        const edges = graph.get(args.name) ?? { dependsOn: [], aliases: [] };
+        const edges = graph.get(args.name) ?? { dependsOn: [], aliases: [], stackTrace: [] };
         registrations.push({ type: args.type, name: args.name, inputs, ...edges });
         const extra = options.outputsFor?.(args.type, args.name, inputs) ?? {};
         return { id: `${args.name}-id`, state: { ...inputs, ...extra } };
