@@ -13,6 +13,7 @@ import { resolveOptions } from "../components/inputs/options";
 import { StepId } from "../components/catalog/stepIds";
 import { planWorker } from "../components/plan/workerPlan";
 import { shellQuote } from "../components/worker/shell";
+import { PROMISE_LEAKS_DEBUG_VARIABLE } from "../components/wiring/promiseStacks";
 import { ConfigValue, DeploymentResult, OperationRecord, runDeployment, runRemoteCommand } from "../tests/e2e/driver";
 import { Lab, MIRROR_VERSIONS, PROGRAM, PROJECT, startLab } from "../tests/e2e/lab";
 import { Mirror, RequestRecord } from "../tests/e2e/mirror";
@@ -694,10 +695,17 @@ export interface MockRun extends MockEvalReport {
 }
 
 /** Part 4: index.ts under Pulumi mocks for `count` workers, in a fresh child process. */
-export function mockEval(count: number, extraArgs: string[] = []): Promise<MockRun> {
+export function mockEval(
+  count: number,
+  extraArgs: string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<MockRun> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   delete env.NODE_OPTIONS;
+  // The SDK's leak-report stacks are kept only where a figure asks for them.
+  delete env[PROMISE_LEAKS_DEBUG_VARIABLE];
+  Object.assign(env, extraEnv);
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", MOCK_EVAL, String(count), ...extraArgs], {

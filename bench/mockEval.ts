@@ -22,14 +22,17 @@
  * `--component` builds N ContainerdWorkers directly, without index.ts (its stack config, its outputs map
  * and its agreement checks): the component's own share of the program's cost. `--replay` builds N bare
  * components whose commands carry one worker's planned scripts, standard inputs, connections and
- * dependencies as plain values, rendered once: what the SDK costs for the component's very resources,
- * without the component's rendering and Output wiring.
+ * dependencies as plain values, rendered once, registered as the component registers them (without the
+ * SDK's leak-report stacks, see components/wiring/promiseStacks.ts): what the SDK costs for the
+ * component's very resources, without the component's rendering and Output wiring. The bare components
+ * keep the SDK's default.
  */
 import { performance } from "node:perf_hooks";
 import * as pulumi from "@pulumi/pulumi";
 import type * as remoteModule from "@pulumi/command/remote";
 import type { ReadyDialing } from "../components/inputs/readiness";
 import type { WorkerPlan } from "../components/plan/workerPlan";
+import { pausePromiseStacks } from "../components/wiring/promiseStacks";
 import { loadProgram, verifyStdout } from "../tests/programStack";
 import { installMocks, settle, valueOf } from "../tests/pulumiMocks";
 
@@ -91,24 +94,30 @@ class ReplayWorker extends pulumi.ComponentResource {
     const connection = { host, user: "ubuntu", privateKey: pulumi.secret("bench") };
     const readyConnection = { ...connection, dialErrorLimit: gate.dialErrorLimit, perDialTimeout: gate.perDialTimeout };
     const commands = new Map<string, remoteModule.Command>();
-    for (const step of plan.steps) {
-      const command = new remote.Command(
-        `${name}-${step.id}`,
-        {
-          connection: step.id === "ready" ? readyConnection : connection,
-          create: step.create,
-          update: step.update,
-          delete: step.delete,
-          stdin: step.stdin,
-          addPreviousOutputInEnv: false,
-        },
-        {
-          parent: this,
-          dependsOn: step.dependsOn.flatMap((id) => commands.get(id) ?? []),
-          customTimeouts: step.id === "ready" ? { create: `${gate.worstCaseSeconds}s` } : undefined,
-        },
-      );
-      commands.set(step.id, command);
+    // As the component registers them (see promiseStacks.ts).
+    const resumePromiseStacks = pausePromiseStacks();
+    try {
+      for (const step of plan.steps) {
+        const command = new remote.Command(
+          `${name}-${step.id}`,
+          {
+            connection: step.id === "ready" ? readyConnection : connection,
+            create: step.create,
+            update: step.update,
+            delete: step.delete,
+            stdin: step.stdin,
+            addPreviousOutputInEnv: false,
+          },
+          {
+            parent: this,
+            dependsOn: step.dependsOn.flatMap((id) => commands.get(id) ?? []),
+            customTimeouts: step.id === "ready" ? { create: `${gate.worstCaseSeconds}s` } : undefined,
+          },
+        );
+        commands.set(step.id, command);
+      }
+    } finally {
+      resumePromiseStacks();
     }
     const verify = commands.get("verify");
     if (verify === undefined) throw new Error("the plan has no verify step");

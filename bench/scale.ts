@@ -12,6 +12,7 @@
 import * as os from "node:os";
 import { STEP_IDS } from "../components/catalog/stepIds";
 import { DEFAULT_DRIFT_READ_CONCURRENCY } from "../components/wiring/driftReads";
+import { PROMISE_LEAKS_DEBUG_VARIABLE } from "../components/wiring/promiseStacks";
 import { Bench, Contention, fleetCold, FleetRun, mockEval, MockRun, settleMachine } from "./harness";
 import { formatRatio, markdownTable, median, ratio, seconds } from "./stats";
 
@@ -56,6 +57,8 @@ export interface MockScaleResults {
   /** The split of the 100-worker figure: the components without index.ts, and one worker's plan replayed. */
   alone100: MockRun[];
   replay100: MockRun[];
+  /** The components with PULUMI_DEBUG_PROMISE_LEAKS set: the SDK's leak-report stacks kept (see promiseStacks.ts). */
+  stacks100: MockRun[];
   contention: Contention[];
 }
 
@@ -102,11 +105,18 @@ export async function measureMockScale(
     bare1000: [],
     alone100: [],
     replay100: [],
+    stacks100: [],
     contention: [],
   };
-  const measure = async (list: MockRun[], count: number, args: string[], what: string): Promise<void> => {
+  const measure = async (
+    list: MockRun[],
+    count: number,
+    args: string[],
+    what: string,
+    env: Record<string, string> = {},
+  ): Promise<void> => {
     results.contention.push(await settleMachine(budget));
-    const run = await mockEval(count, args);
+    const run = await mockEval(count, args, env);
     list.push(run);
     log(
       `  ${what}: ${seconds(run.programMs)} from the import to every output, ` +
@@ -120,6 +130,9 @@ export async function measureMockScale(
     await measure(results.bare100, 100, bare, `100 bare components of ${BARE_AS_MANY} commands`);
     await measure(results.alone100, 100, ["--component"], "100 ContainerdWorkers without index.ts");
     await measure(results.replay100, 100, ["--replay"], "100 replays of one worker's planned commands");
+    await measure(results.stacks100, 100, ["--component"], "100 ContainerdWorkers keeping the SDK's promise stacks", {
+      [PROMISE_LEAKS_DEBUG_VARIABLE]: "1",
+    });
   }
   for (let run = 0; run < SCALE_RUNS; run++) {
     await measure(results.component1000, 1000, [], "1000 workers");
@@ -321,6 +334,17 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
       `≤ ${SCALE_GOALS.againstBare}×`,
       verdict(aloneAgainstBare <= SCALE_GOALS.againstBare),
     ],
+    measured(
+      `100 ContainerdWorkers with ${PROMISE_LEAKS_DEBUG_VARIABLE}=1 (the SDK's leak-report stacks kept)`,
+      r.stacks100,
+    ),
+    [
+      "those against 100 bare components (the cost the component saves by leaving them out)",
+      against(r.stacks100),
+      "medians",
+      "",
+      "",
+    ],
     measured("100 replays of one worker's planned commands as plain values (`--replay`)", r.replay100),
     [
       "replays against 100 bare components (the SDK's cost for the component's inputs)",
@@ -384,8 +408,11 @@ export function mockScaleSection(r: MockScaleResults, provenance: string): strin
       "than the wall time, which the goals are set on. The 100-worker goal is set on the component, from its import: " +
       "`--component` builds the ContainerdWorkers without index.ts (its stack config, outputs map and agreement checks). " +
       "`--replay` registers, for each worker, commands carrying one worker's planned scripts, standard inputs, " +
-      "connections and dependencies as plain values, rendered once: the SDK's own cost for the component's very " +
-      "resources, without the component's rendering and wiring.",
+      "connections and dependencies as plain values, rendered once, registered as the component registers them: the " +
+      "SDK's own cost for the component's very resources, without the component's rendering and wiring. The component " +
+      "registers its commands without the stack the SDK stores on each output promise for its leak report, which it " +
+      `prints only with ${PROMISE_LEAKS_DEBUG_VARIABLE} set (components/wiring/promiseStacks.ts); the bare components ` +
+      "keep the SDK's default, and one more figure runs the component with that variable set.",
     "",
     markdownTable(["figure", "median", "runs", "goal", ""], rows),
     "",
