@@ -13,12 +13,15 @@
  * before), and ends when every stack output has resolved, in this one
  * process. Run it in a fresh process per measurement:
  *
- *   node --import tsx bench/mockEval.ts 100 [--no-source-maps] [--bare K [--text BYTES] | --component | --replay]
+ *   node --import tsx bench/mockEval.ts 100 [--no-source-maps]
+ *     [--bare K [--text BYTES] [--no-promise-stacks] | --component | --replay]
  *
  * `--bare K` is the baseline: instead of index.ts, N components of K
  * commands that do nothing (`true`), in a chain, under the same mocks. It is
  * what the Pulumi SDK alone costs for as many resources, whatever they send. `--text BYTES` pads their
  * commands to carry BYTES per component in all, as much as a worker's scripts and standard inputs.
+ * `--no-promise-stacks` registers them as the component registers its own, without the SDK's
+ * leak-report stacks (components/wiring/promiseStacks.ts): the like-for-like baseline.
  * `--component` builds N ContainerdWorkers directly, without index.ts (its stack config, its outputs map
  * and its agreement checks): the component's own share of the program's cost. `--replay` builds N bare
  * components whose commands carry one worker's planned scripts, standard inputs, connections and
@@ -66,18 +69,24 @@ const cpuSinceProgramStart = (): number => {
 class BareWorker extends pulumi.ComponentResource {
   readonly last: remoteModule.Command;
 
-  constructor(remote: typeof remoteModule, name: string, commands: number, textBytes = 0) {
+  constructor(remote: typeof remoteModule, name: string, commands: number, textBytes = 0, promiseStacks = true) {
     super("containerd-worker:bench:BareWorker", name);
     const connection = { host: "198.18.0.1", user: "ubuntu", privateKey: pulumi.secret("bench") };
     // `true`, padded with a comment so that the worker's commands carry `textBytes` in all, as scripts do.
     const create = textBytes > 0 ? `true # ${"x".repeat(Math.floor(textBytes / commands))}` : "true";
     let last: remoteModule.Command | undefined;
-    for (let i = 0; i < commands; i++) {
-      last = new remote.Command(
-        `${name}-${i}`,
-        { connection, create, delete: "true" },
-        { parent: this, dependsOn: last === undefined ? [] : [last] },
-      );
+    // Without the SDK's leak-report stacks, as the component registers its commands, when asked.
+    const resumePromiseStacks = promiseStacks ? () => undefined : pausePromiseStacks();
+    try {
+      for (let i = 0; i < commands; i++) {
+        last = new remote.Command(
+          `${name}-${i}`,
+          { connection, create, delete: "true" },
+          { parent: this, dependsOn: last === undefined ? [] : [last] },
+        );
+      }
+    } finally {
+      resumePromiseStacks();
     }
     if (last === undefined) throw new Error("a bare worker needs at least one command");
     this.last = last;
@@ -148,11 +157,15 @@ async function bareBaseline(
   commands: number,
   programStart: number,
   textBytes = 0,
+  promiseStacks = true,
 ): Promise<MockEvalReport> {
   const run = installMocks();
   // Imported here, as index.ts imports it through the components: both sides count loading @pulumi/command.
   const remote = await import("@pulumi/command/remote");
-  const workers = Array.from({ length: count }, (_, i) => new BareWorker(remote, `worker-${i}`, commands, textBytes));
+  const workers = Array.from(
+    { length: count },
+    (_, i) => new BareWorker(remote, `worker-${i}`, commands, textBytes, promiseStacks),
+  );
   await Promise.all(workers.map((worker) => valueOf(worker.last.stdout)));
   return reportNow(count, run.registrations.length, programStart);
 }
@@ -203,7 +216,9 @@ async function main(): Promise<void> {
     if (!Number.isInteger(commands) || commands < 1) throw new Error("--bare needs a number of commands");
     const text = process.argv.indexOf("--text");
     const textBytes = text === -1 ? 0 : Number(process.argv[text + 1]);
-    process.stdout.write(`${JSON.stringify(await bareBaseline(count, commands, programStart, textBytes))}\n`);
+    const promiseStacks = !process.argv.includes("--no-promise-stacks");
+    const report = await bareBaseline(count, commands, programStart, textBytes, promiseStacks);
+    process.stdout.write(`${JSON.stringify(report)}\n`);
     await settle();
     process.exit(0);
   }
