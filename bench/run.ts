@@ -268,6 +268,11 @@ function count(part: string, what: string, mode: string, values: number[]): Figu
   return { part, what, mode, median: String(median(values)), runs: values.join(" / ") };
 }
 
+/** A figure of durations (ms): their median and each run, in seconds. */
+function timed(part: string, what: string, mode: string, valuesMs: number[]): Figure {
+  return { part, what, mode, median: seconds(median(valuesMs)), runs: runsInSeconds(valuesMs) };
+}
+
 function figures(r: Results): Figure[] {
   const rows: Figure[] = [];
   for (const mode of MODES) {
@@ -286,27 +291,9 @@ function figures(r: Results): Figure[] {
     const articleWorkerCpu = article.map((a) => a.workerCpuMs);
     const workerCpuRatio = ratio(median(workerCpu), median(articleWorkerCpu));
     rows.push(
-      {
-        part: "1",
-        what: "component (a) deployment wall time",
-        mode: label,
-        median: seconds(median(wall)),
-        runs: runsInSeconds(wall),
-      },
-      {
-        part: "1",
-        what: "component (c) program load → last command end",
-        mode: label,
-        median: seconds(median(program)),
-        runs: runsInSeconds(program),
-      },
-      {
-        part: "1",
-        what: "component (b) first command start → last end",
-        mode: label,
-        median: seconds(median(span)),
-        runs: runsInSeconds(span),
-      },
+      timed("1", "component (a) deployment wall time", label, wall),
+      timed("1", "component (c) program load → last command end", label, program),
+      timed("1", "component (b) first command start → last end", label, span),
       count(
         "1",
         "component SSH handshakes (driver)",
@@ -319,20 +306,8 @@ function figures(r: Results): Figure[] {
         label,
         component.map((c) => c.sshAccepted),
       ),
-      {
-        part: "1",
-        what: "article: one ssh session, wall time",
-        mode: label,
-        median: seconds(median(articleWall)),
-        runs: runsInSeconds(articleWall),
-      },
-      {
-        part: "1",
-        what: "article: script span on the worker",
-        mode: label,
-        median: seconds(median(articleSpan)),
-        runs: runsInSeconds(articleSpan),
-      },
+      timed("1", "article: one ssh session, wall time", label, articleWall),
+      timed("1", "article: script span on the worker", label, articleSpan),
       count(
         "1",
         "article SSH connections accepted by the worker's sshd",
@@ -362,20 +337,8 @@ function figures(r: Results): Figure[] {
         median: formatRatio(spanRatio),
         runs: "medians",
       },
-      {
-        part: "1",
-        what: "component: CPU inside the worker (its cgroup)",
-        mode: label,
-        median: seconds(median(workerCpu)),
-        runs: runsInSeconds(workerCpu),
-      },
-      {
-        part: "1",
-        what: "article: CPU inside the worker (its cgroup)",
-        mode: label,
-        median: seconds(median(articleWorkerCpu)),
-        runs: runsInSeconds(articleWorkerCpu),
-      },
+      timed("1", "component: CPU inside the worker (its cgroup)", label, workerCpu),
+      timed("1", "article: CPU inside the worker (its cgroup)", label, articleWorkerCpu),
       {
         part: "1",
         what: "ratio CPU inside the worker, component / article",
@@ -399,13 +362,7 @@ function figures(r: Results): Figure[] {
         goal: "0",
         met: repeatCommands.every((n) => n === 0),
       },
-      {
-        part: "2",
-        what: "repeat apply: wall time",
-        mode: label,
-        median: seconds(median(repeatWall)),
-        runs: runsInSeconds(repeatWall),
-      },
+      timed("2", "repeat apply: wall time", label, repeatWall),
       count(
         "2",
         "repeat apply: SSH handshakes (driver)",
@@ -423,20 +380,8 @@ function figures(r: Results): Figure[] {
     const multiSpan = multi.map((m) => m.spanMs);
     const multiRatio = ratio(median(multiWall), median(wall));
     rows.push(
-      {
-        part: "3",
-        what: `${MULTI_WORKERS} workers: deployment wall time`,
-        mode: label,
-        median: seconds(median(multiWall)),
-        runs: runsInSeconds(multiWall),
-      },
-      {
-        part: "3",
-        what: `${MULTI_WORKERS} workers: first start → last end`,
-        mode: label,
-        median: seconds(median(multiSpan)),
-        runs: runsInSeconds(multiSpan),
-      },
+      timed("3", `${MULTI_WORKERS} workers: deployment wall time`, label, multiWall),
+      timed("3", `${MULTI_WORKERS} workers: first start → last end`, label, multiSpan),
       count(
         "3",
         `${MULTI_WORKERS} workers: SSH handshakes (driver)`,
@@ -456,13 +401,7 @@ function figures(r: Results): Figure[] {
         median: formatRatio(multiRatio),
         runs: "medians (1 worker: part 1 (a)); information: the workers share this machine's CPUs",
       },
-      {
-        part: "3",
-        what: `article: ${MULTI_WORKERS} workers at once, wall time`,
-        mode: label,
-        median: seconds(median(articleMulti)),
-        runs: runsInSeconds(articleMulti),
-      },
+      timed("3", `article: ${MULTI_WORKERS} workers at once, wall time`, label, articleMulti),
       {
         part: "3",
         what: `article: ratio ${MULTI_WORKERS} workers / 1 worker (wall)`,
@@ -470,20 +409,8 @@ function figures(r: Results): Figure[] {
         median: formatRatio(ratio(median(articleMulti), median(articleWall))),
         runs: "medians (the floor shared CPUs set)",
       },
-      {
-        part: "3",
-        what: `capped at ${MACHINE_CPUS} CPU each: 1 worker, wall time`,
-        mode: label,
-        median: seconds(median(equal.one)),
-        runs: runsInSeconds(equal.one),
-      },
-      {
-        part: "3",
-        what: `capped at ${MACHINE_CPUS} CPU each: ${MULTI_WORKERS} workers, wall time`,
-        mode: label,
-        median: seconds(median(equal.multi)),
-        runs: runsInSeconds(equal.multi),
-      },
+      timed("3", `capped at ${MACHINE_CPUS} CPU each: 1 worker, wall time`, label, equal.one),
+      timed("3", `capped at ${MACHINE_CPUS} CPU each: ${MULTI_WORKERS} workers, wall time`, label, equal.multi),
       {
         part: "3",
         what: `ratio ${MULTI_WORKERS} workers / 1 worker, each capped at ${MACHINE_CPUS} CPU (equal machines)`,
@@ -515,20 +442,8 @@ function figures(r: Results): Figure[] {
     const program = runs.map((m) => m.programMs);
     const rss = runs.map((m) => m.maxRssKb);
     rows.push(
-      {
-        part: "4",
-        what: `mocks, ${size} worker${size === 1 ? "" : "s"}: process start → outputs resolved`,
-        mode: "no SSH",
-        median: seconds(median(total)),
-        runs: runsInSeconds(total),
-      },
-      {
-        part: "4",
-        what: `mocks, ${size} worker${size === 1 ? "" : "s"}: index.ts import → outputs`,
-        mode: "no SSH",
-        median: seconds(median(program)),
-        runs: runsInSeconds(program),
-      },
+      timed("4", `mocks, ${size} worker${size === 1 ? "" : "s"}: process start → outputs resolved`, "no SSH", total),
+      timed("4", `mocks, ${size} worker${size === 1 ? "" : "s"}: index.ts import → outputs`, "no SSH", program),
       {
         part: "4",
         what: `mocks, ${size} worker${size === 1 ? "" : "s"}: peak RSS`,
@@ -539,25 +454,14 @@ function figures(r: Results): Figure[] {
     );
   }
   const diagnostic = r.mockNoSourceMaps.map((m) => m.fromProcessStartMs);
-  rows.push({
-    part: "4",
-    what: "mocks, 100 workers, source maps off (diagnostic)",
-    mode: "no SSH",
-    median: seconds(median(diagnostic)),
-    runs: runsInSeconds(diagnostic),
-  });
+  rows.push(timed("4", "mocks, 100 workers, source maps off (diagnostic)", "no SSH", diagnostic));
   for (const key of Object.keys(BARE_COMMANDS) as (keyof typeof BARE_COMMANDS)[]) {
     const runs = r.mockBare[key].map((m) => m.fromProcessStartMs);
     const resources = median(r.mockBare[key].map((m) => m.registrations)) / 100;
-    rows.push({
-      part: "4",
-      what:
-        `SDK baseline: 100 bare components of ${BARE_COMMANDS[key]} commands that run \`true\` (${resources} resources each` +
-        (key === "least" ? ": the least the mission's design allows)" : ": as many as the component)"),
-      mode: "no SSH",
-      median: seconds(median(runs)),
-      runs: runsInSeconds(runs),
-    });
+    const what =
+      `SDK baseline: 100 bare components of ${BARE_COMMANDS[key]} commands that run \`true\` (${resources} resources each` +
+      (key === "least" ? ": the least the mission's design allows)" : ": as many as the component)");
+    rows.push(timed("4", what, "no SSH", runs));
   }
   return rows;
 }
